@@ -1,0 +1,1 @@
+"""cancelgate: a stateful, spec-driven emulator of job-cancellation APIs."""

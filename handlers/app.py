@@ -1,0 +1,100 @@
+"""Builds the ASGI app: one Connexion API per spec in openapi/, one error layer, the middlewares."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import connexion
+import yaml
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.middleware import MiddlewarePosition
+from connexion.options import SwaggerUIOptions
+from connexion.validators import VALIDATOR_MAP
+from connexion.datastructures import MediaTypeDict
+from starlette.exceptions import HTTPException
+
+from handlers import fixtures as fixture_files
+from handlers.jsonbody import StrictJSONBodyValidator
+from handlers.middleware import RequestShape, StampHeaders
+from handlers.resources import data_dir, specs_dir
+from handlers.runtime import Runtime, install
+from handlers.store import Store
+from handlers.wire import ApiError, WireMap, wire_from_spec
+
+log = logging.getLogger("cancelgate")
+
+VALIDATORS = {"body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": StrictJSONBodyValidator})}
+
+
+@dataclass
+class Settings:
+    db: str | None = None
+    fixtures: str | None = None          # a file or folder; None means the packaged data/
+    use_fixtures: bool = True
+    max_body: int = 1024 * 1024
+    validate_responses: bool = True
+
+
+def load_specs() -> list[tuple[str, dict]]:
+    """(name, spec) for each spec file, in name order."""
+    return [(path.stem, yaml.safe_load(path.read_text(encoding="utf-8")))
+            for path in sorted(Path(specs_dir()).glob("*.yaml"))]
+
+
+def base_path(spec: dict) -> str:
+    return spec["servers"][0]["url"].rstrip("/")
+
+
+def _error_handler(wires: WireMap):
+    def to_api_error(request: ConnexionRequest, exc: Exception) -> ApiError:
+        wire = wires.for_path(request.url.path)
+        if isinstance(exc, ApiError):
+            return exc
+        if isinstance(exc, ProblemException):
+            error = wire.from_status(exc.status, exc.detail or exc.title or "bad request")
+            error.headers.update(exc.headers or {})
+            return error
+        if isinstance(exc, HTTPException):
+            error = wire.from_status(exc.status_code, exc.detail or "error")
+            error.headers.update(exc.headers or {})
+            return error
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return wire.from_status(500, "internal error")
+
+    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        rendered = wires.for_path(request.url.path).render(to_api_error(request, exc))
+        return ConnexionResponse(status_code=rendered.status_code, body=rendered.body,
+                                 headers=dict(rendered.headers), mimetype=rendered.media_type)
+    return handle
+
+
+def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
+    settings = settings or Settings()
+    start_state = (fixture_files.load(settings.fixtures or data_dir())
+                   if settings.use_fixtures else {})
+    store = Store(settings.db, start_state)
+    install(Runtime(store=store, fixtures=start_state))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = connexion.AsyncApp(__name__, lifespan=lifespan)
+    wires = WireMap()
+    for name, spec in load_specs():
+        wires.add(base_path(spec), wire_from_spec(spec["x-cancelgate-wire"]))
+        app.add_api(spec, name=name, strict_validation=True, validator_map=VALIDATORS,
+                    validate_responses=settings.validate_responses,
+                    swagger_ui_options=SwaggerUIOptions(swagger_ui=False))
+    app.add_middleware(StampHeaders, MiddlewarePosition.BEFORE_CONTEXT, wires=wires)
+    app.add_middleware(RequestShape, MiddlewarePosition.BEFORE_SWAGGER, max_body=settings.max_body)
+    handler = _error_handler(wires)
+    for kind in (ApiError, ProblemException, HTTPException, Exception):
+        app.add_error_handler(kind, handler)
+    return app

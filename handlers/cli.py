@@ -1,0 +1,58 @@
+"""`cancelgate serve`: the command line."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from handlers.app import Settings, create_app
+from handlers.store import StoreLocked
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = Settings(db=args.db, fixtures=args.fixtures, use_fixtures=not args.no_fixtures,
+                        max_body=args.max_body,
+                        validate_responses=not args.no_response_validation)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = create_app(settings)
+    except StoreLocked as error:
+        print(f"cancelgate: {error}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+                access_log=True, timeout_graceful_shutdown=5)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cancelgate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the emulator")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1; 0.0.0.0 exposes the control plane too)")
+    serve.add_argument("--port", type=int, default=4566)
+    serve.add_argument("--db", metavar="PATH",
+                       help="persist state to this TinyDB JSON file (default: in memory)")
+    source = serve.add_mutually_exclusive_group()
+    source.add_argument("--fixtures", metavar="PATH",
+                        help="fixture file or folder to start from (default: the packaged data/)")
+    source.add_argument("--no-fixtures", action="store_true", help="start with no jobs")
+    serve.add_argument("--max-body", type=int, default=1024 * 1024, metavar="BYTES",
+                       help="largest request body accepted (default 1 MiB)")
+    serve.add_argument("--no-response-validation", action="store_true",
+                       help="skip validating responses against the specs (faster)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"])
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Control plane operations (openapi/control.yaml): state that tests and people set directly."""
+from __future__ import annotations
+
+from handlers.batch import JOBS as BATCH_JOBS, _arn_of
+from handlers.rules import batch as batch_rules
+from handlers.runtime import current
+from handlers.wire import ApiError
+
+
+async def health():
+    return {"status": "ok", "counts": current().store.counts()}
+
+
+async def reset(body: dict):
+    rt = current()
+    rt.store.reset(rt.fixtures if body["fixtures"] else None)
+    return {"status": "ok", "counts": rt.store.counts()}
+
+
+async def put_batch_job(jobId: str, body: dict):
+    rt = current()
+    now = rt.clock.now_ms()
+    job = {"createdAt": now, "dependsOn": [], **body, "jobId": jobId, "jobArn": _arn_of(jobId)}
+
+    def put(tx):
+        jobs = tx.table(BATCH_JOBS)
+        return batch_rules.public(jobs, batch_rules.put_job(jobs, job, now))
+    return rt.store.transact(put)
+
+
+async def dispatch_batch_queue(jobQueue: str):
+    rt = current()
+    now = rt.clock.now_ms()
+    moved = rt.store.transact(lambda tx: batch_rules.dispatch(tx.table(BATCH_JOBS), jobQueue, now))
+    if moved is None:
+        raise ApiError("Not Found", f"queue {jobQueue} has no RUNNABLE job", 404)
+    return {"jobId": moved["jobId"], "status": moved["status"]}

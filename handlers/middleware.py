@@ -1,0 +1,69 @@
+"""Plain ASGI middlewares that every family needs, whatever its wire."""
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from handlers.wire import WireMap
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+class StampHeaders:
+    """Adds the headers each family sends on every answer (for AWS, `x-amzn-RequestId`) to the
+    operations' answers; errors get them from the wire that renders them."""
+
+    def __init__(self, app: ASGIApp, wires: WireMap):
+        self.app = app
+        self.wires = wires
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        wire = self.wires.for_path(scope["path"])
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                stamp = [(k.lower().encode(), v.encode()) for k, v in wire.stamp().items()]
+                message = {**message, "headers": [*message.get("headers", []), *stamp]}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
+class RequestShape:
+    """Refuses bodies over `max_body` bytes early, and gives a body without a Content-Type the
+    JSON default every family documents (Connexion would otherwise hand the handler raw bytes).
+
+    Sits inside Connexion's exception middleware, so what it raises is answered in the wire of
+    the family that owns the path.
+    """
+
+    def __init__(self, app: ASGIApp, max_body: int):
+        self.app = app
+        self.max_body = max_body
+
+    def _too_large(self) -> HTTPException:
+        return HTTPException(413, f"request body is larger than {self.max_body} bytes")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_body:
+            raise self._too_large()
+        if b"content-type" not in headers:
+            scope = {**scope, "headers": [*scope["headers"], (b"content-type", b"application/json")]}
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise self._too_large()
+            return message
+
+        await self.app(scope, counted, send)

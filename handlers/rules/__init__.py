@@ -1,0 +1,1 @@
+"""The seeds' state rules as plain functions: no HTTP, no framework, no storage."""

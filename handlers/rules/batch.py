@@ -1,0 +1,311 @@
+"""AWS Batch job state: what CancelJob, TerminateJob, SubmitJob and queue dispatch do to jobs.
+
+Seeds 001 (CancelJob) and 002 (TerminateJob) decide, where they differ from newer AWS text:
+SUBMITTED jobs, and PENDING jobs with no unfinished dependency, fail at once; PENDING jobs still
+waiting on dependencies and RUNNABLE jobs keep the cancel until they would move on (the last
+dependency finishes; the job reaches the head of its queue); STARTING and RUNNING jobs are only
+stopped by TerminateJob; finished jobs never change.
+
+`jobs` is any mapping-like table of job id -> job document offering `get`, item assignment and
+`values()` (a plain dict in unit tests, a store transaction in the server). Documents read are
+treated as read-only: every change writes a new document. Keys starting with `_` are our own
+bookkeeping and never leave the server: `_stop` is a recorded cancel or terminate that has not
+taken effect yet, `_dependents` the ids of jobs whose `dependsOn` names this job.
+"""
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any, Iterable
+
+from handlers.wire import ApiError
+
+NOT_STARTED = ("SUBMITTED", "PENDING", "RUNNABLE")
+ACTIVE = ("STARTING", "RUNNING")
+FINISHED = ("SUCCEEDED", "FAILED")
+STATUSES = NOT_STARTED + ACTIVE + FINISHED
+
+# The same pattern as `JobId` in openapi/batch.yaml. The bulk operations answer per id, so
+# there a malformed id is one entry in `errors`, not a rejection of the whole request.
+JOB_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(:[0-9]{1,5})?$")
+
+Job = dict[str, Any]
+
+
+def job_arn(region: str, account: str, job_id: str) -> str:
+    return f"arn:aws:batch:{region}:{account}:job/{job_id}"
+
+
+def is_array_parent(job: Job) -> bool:
+    props = job.get("arrayProperties") or {}
+    return "size" in props and "index" not in props
+
+
+def child_ids(job: Job) -> list[str]:
+    return [f"{job['jobId']}:{i}" for i in range(job["arrayProperties"]["size"])]
+
+
+def parent_id(job: Job) -> str | None:
+    if "index" in (job.get("arrayProperties") or {}):
+        return job["jobId"].rsplit(":", 1)[0]
+    return None
+
+
+def dependencies_finished(jobs, job: Job) -> bool:
+    for dependency in job.get("dependsOn") or ():
+        found = jobs.get(dependency["jobId"])
+        if found is not None and found["status"] not in FINISHED:
+            return False
+    return True
+
+
+# --- cancel and terminate -------------------------------------------------------------------
+
+def stop_job(jobs, job_id: str, reason: str, now: int, *, terminate: bool) -> None:
+    """CancelJob (`terminate=False`) or TerminateJob (`terminate=True`) on one job.
+
+    An id of no job is a no-op, as AWS answers 200 for it.
+    """
+    job = jobs.get(job_id)
+    if job is None or job["status"] in FINISHED:
+        return
+    if is_array_parent(job):
+        _stop_array(jobs, job, reason, now, terminate)
+        return
+    status = job["status"]
+    if status == "SUBMITTED" or (status == "PENDING" and dependencies_finished(jobs, job)):
+        _fail(jobs, job, reason, now, "isCancelled")
+    elif status in NOT_STARTED:
+        if "_stop" not in job:
+            jobs[job_id] = {**job, "_stop": {"reason": reason}}
+    elif terminate:  # STARTING or RUNNING
+        _fail(jobs, job, reason, now, "isTerminated")
+
+
+def _stop_array(jobs, parent: Job, reason: str, now: int, terminate: bool) -> None:
+    if "_stop" not in parent:
+        parent = {**parent, "_stop": {"reason": reason}}
+        jobs[parent["jobId"]] = parent
+    for child in child_ids(parent):
+        stop_job(jobs, child, reason, now, terminate=terminate)
+    _finish_parent_if_done(jobs, parent["jobId"], now)
+
+
+def _fail(jobs, job: Job, reason: str, now: int, flag: str) -> None:
+    failed = {k: v for k, v in job.items() if k != "_stop"}
+    failed.update(status="FAILED", statusReason=reason, stoppedAt=now)
+    failed[flag] = True
+    jobs[job["jobId"]] = failed
+    settle(jobs, failed, now)
+
+
+def settle(jobs, job: Job, now: int) -> None:
+    """Consequences of `job` having finished: recorded cancels of dependents and parent apply."""
+    if job["status"] not in FINISHED:
+        return
+    for dependent_id in job.get("_dependents") or ():
+        dependent = jobs.get(dependent_id)
+        if (dependent is not None and dependent["status"] == "PENDING" and "_stop" in dependent
+                and not is_array_parent(dependent) and dependencies_finished(jobs, dependent)):
+            _fail(jobs, dependent, dependent["_stop"]["reason"], now, "isCancelled")
+    parent = parent_id(job)
+    if parent is not None:
+        _finish_parent_if_done(jobs, parent, now)
+
+
+def _finish_parent_if_done(jobs, parent_job_id: str, now: int) -> None:
+    parent = jobs.get(parent_job_id)
+    if parent is None or parent["status"] in FINISHED or "_stop" not in parent:
+        return
+    for child in child_ids(parent):
+        found = jobs.get(child)
+        if found is not None and found["status"] not in FINISHED:
+            return
+    _fail(jobs, parent, parent["_stop"]["reason"], now, "isCancelled")
+
+
+def stop_jobs(jobs, job_ids: Iterable[str], reason: str, now: int, *, terminate: bool) -> dict:
+    """CancelJobs / TerminateJobs: every id answered on its own, unknown ids count as successful."""
+    successful: list[str] = []
+    errors: list[dict] = []
+    for job_id in job_ids:
+        if not JOB_ID.match(job_id):
+            errors.append({"job": job_id, "code": "ValidationException",
+                           "message": "jobId is not a valid AWS Batch job id"})
+            continue
+        stop_job(jobs, job_id, reason, now, terminate=terminate)
+        successful.append(job_id)
+    return {"successful": successful, "errors": errors}
+
+
+# --- queue dispatch ---------------------------------------------------------------------------
+
+def head_of_queue(jobs, queue: str) -> Job | None:
+    """The RUNNABLE job the queue would dispatch next: highest priority, then oldest."""
+    waiting = [job for job in jobs.values()
+               if job.get("jobQueue") == queue and job["status"] == "RUNNABLE"]
+    if not waiting:
+        return None
+    return min(waiting, key=lambda job: (-job.get("schedulingPriority", 0),
+                                         job.get("createdAt", 0), job["jobId"]))
+
+
+def dispatch(jobs, queue: str, now: int) -> Job | None:
+    """Move the head RUNNABLE job out of RUNNABLE: FAILED if a cancel is recorded, else STARTING."""
+    head = head_of_queue(jobs, queue)
+    if head is None:
+        return None
+    if "_stop" in head:
+        _fail(jobs, head, head["_stop"]["reason"], now, "isCancelled")
+    else:
+        jobs[head["jobId"]] = {**head, "status": "STARTING", "startedAt": now}
+    return jobs.get(head["jobId"])
+
+
+# --- creating jobs ----------------------------------------------------------------------------
+
+SUBMIT_FIELDS = ("jobName", "jobQueue", "jobDefinition", "shareIdentifier", "parameters",
+                 "containerOverrides", "retryStrategy", "propagateTags", "timeout", "tags")
+
+
+def submit(jobs, request: dict, now: int, job_id: str, arn_of) -> dict:
+    """SubmitJob: a SUBMITTED job (and `size` SUBMITTED children for an array job)."""
+    depends_on = request.get("dependsOn") or []
+    for dependency in depends_on:
+        if jobs.get(dependency["jobId"]) is None:
+            raise ApiError("ClientException", f"dependsOn: job {dependency['jobId']} does not exist")
+    job: Job = {k: request[k] for k in SUBMIT_FIELDS if k in request}
+    job.update(jobId=job_id, jobArn=arn_of(job_id), status="SUBMITTED", createdAt=now,
+               dependsOn=depends_on)
+    if "schedulingPriorityOverride" in request:
+        job["schedulingPriority"] = request["schedulingPriorityOverride"]
+    size = (request.get("arrayProperties") or {}).get("size")
+    if size:
+        job["arrayProperties"] = {"size": size}
+    put_job(jobs, job, now, new=True)
+    for index, child_id in enumerate(child_ids(job) if size else ()):
+        child = {**job, "jobId": child_id, "jobArn": arn_of(child_id), "dependsOn": [],
+                 "arrayProperties": {"index": index}}
+        jobs[child_id] = child
+    return {"jobArn": job["jobArn"], "jobName": job["jobName"], "jobId": job_id}
+
+
+def put_job(jobs, job: Job, now: int, *, new: bool = False) -> Job:
+    """Create or replace a job as given (the control plane; SubmitJob after its checks).
+
+    Keeps the reverse dependency links in step and applies what a finished status implies.
+    A job put under an id that other jobs already name in `dependsOn` is found by a scan,
+    which `new=True` (a freshly generated id) skips.
+    """
+    job_id = job["jobId"]
+    previous = jobs.get(job_id) or {}
+    job = {**job}
+    dependents = previous.get("_dependents") or ([] if new else [
+        other["jobId"] for other in jobs.values()
+        if any(d.get("jobId") == job_id for d in other.get("dependsOn") or ())])
+    if dependents:
+        job["_dependents"] = dependents
+    if "_stop" in previous and job["status"] in NOT_STARTED:
+        job["_stop"] = previous["_stop"]
+    jobs[job_id] = job
+    for dependency in job.get("dependsOn") or ():
+        found = jobs.get(dependency["jobId"])
+        if found is not None and job_id not in (found.get("_dependents") or ()):
+            jobs[found["jobId"]] = {**found, "_dependents": [*(found.get("_dependents") or ()), job_id]}
+    settle(jobs, job, now)
+    return jobs.get(job_id)
+
+
+def link_dependents(jobs: dict[str, Job]) -> dict[str, Job]:
+    """Fixtures are written as AWS shows jobs; add the reverse links the rules rely on."""
+    linked = {job_id: {k: v for k, v in job.items() if k != "_dependents"}
+              for job_id, job in jobs.items()}
+    for job_id, job in linked.items():
+        for dependency in job.get("dependsOn") or ():
+            target = linked.get(dependency["jobId"])
+            if target is not None:
+                target.setdefault("_dependents", []).append(job_id)
+    return linked
+
+
+# --- reading jobs -----------------------------------------------------------------------------
+
+def public(jobs, job: Job) -> Job:
+    """A job as DescribeJobs shows it: no bookkeeping; array parents summarise their children."""
+    shown = {k: v for k, v in job.items() if not k.startswith("_")}
+    if is_array_parent(job):
+        summary: dict[str, int] = {}
+        for child_id in child_ids(job):
+            child = jobs.get(child_id)
+            if child is not None:
+                summary[child["status"]] = summary.get(child["status"], 0) + 1
+        shown["arrayProperties"] = {**job["arrayProperties"], "statusSummary": summary}
+    return shown
+
+
+SUMMARY_FIELDS = ("jobArn", "jobId", "jobName", "createdAt", "status", "statusReason",
+                  "startedAt", "stoppedAt", "jobDefinition", "isCancelled", "isTerminated")
+
+
+def summary(job: Job) -> Job:
+    shown = {k: job[k] for k in SUMMARY_FIELDS if k in job}
+    props = job.get("arrayProperties")
+    if props:
+        shown["arrayProperties"] = {k: props[k] for k in ("size", "index") if k in props}
+    return shown
+
+
+def _matches(job: Job, name: str, values: list[str]) -> bool:
+    value = values[0] if values else ""
+    if name == "JOB_NAME":
+        if value.endswith("*"):
+            return job["jobName"].lower().startswith(value[:-1].lower())
+        return job["jobName"].lower() == value.lower()
+    if name == "JOB_DEFINITION":
+        definition = job.get("jobDefinition", "")
+        return definition.startswith(value[:-1]) if value.endswith("*") else definition == value
+    if name == "BEFORE_CREATED_AT":
+        return job.get("createdAt", 0) < int(value)
+    if name == "AFTER_CREATED_AT":
+        return job.get("createdAt", 0) > int(value)
+    return job.get("shareIdentifier") == value  # SHARE_IDENTIFIER
+
+
+def list_jobs(jobs, request: dict) -> dict:
+    """ListJobs by queue or array parent, newest first, one page at a time."""
+    filters = request.get("filters") or []
+    status = None if filters else request.get("jobStatus", "RUNNING")
+    if "arrayJobId" in request:
+        parent = jobs.get(request["arrayJobId"])
+        candidates = [jobs.get(c) for c in child_ids(parent)] if parent and is_array_parent(parent) else []
+    elif "multiNodeJobId" in request:
+        candidates = []  # multi-node jobs are not emulated
+    else:
+        candidates = [job for job in jobs.values() if job.get("jobQueue") == request["jobQueue"]]
+    selected = [job for job in candidates if job is not None
+                and (status is None or job["status"] == status)
+                and all(_matches(job, f["name"], f.get("values") or []) for f in filters)]
+    selected.sort(key=lambda job: (-job.get("createdAt", 0), job["jobId"]))
+    start = decode_token(request.get("nextToken"))
+    size = request.get("maxResults", 1000)
+    page = selected[start:start + size]
+    answer: dict = {"jobSummaryList": [summary(job) for job in page]}
+    if start + size < len(selected):
+        answer["nextToken"] = encode_token(start + size)
+    return answer
+
+
+def encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        kind, _, offset = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        if kind == "offset" and offset.isdigit():
+            return int(offset)
+    except ValueError:
+        pass
+    raise ApiError("ClientException", "nextToken is not a token this service issued")

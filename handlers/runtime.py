@@ -1,0 +1,31 @@
+"""The running server's shared parts, set once by `app.create_app` and read by the handlers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.clock import RealClock
+from handlers.store import Fixtures, Store
+
+
+@dataclass
+class Runtime:
+    store: Store
+    fixtures: Fixtures = field(default_factory=dict)
+    clock: Any = field(default_factory=RealClock)
+    region: str = "us-east-1"
+    account: str = "123456789012"
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("no cancelgate runtime installed: build the app with create_app()")
+    return _current

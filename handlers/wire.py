@@ -1,0 +1,140 @@
+"""The wire formats of the families: how an error, and the headers every answer carries, look.
+
+Each spec names its wire in the top-level extension `x-cancelgate-wire`; this module is the only
+place that knows what those formats are. Everything that goes wrong, anywhere, becomes an
+`ApiError` and is rendered by the wire of the spec that owns the request's path.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+
+from starlette.responses import Response
+
+
+class ApiError(Exception):
+    """A failure with a family error code (`ClientException`, `INVALID_DATA`, ...).
+
+    `status` is only needed where the wire cannot derive it from the code (framework errors).
+    """
+
+    def __init__(self, code: str, message: str, status: int | None = None, *,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.headers = headers or {}
+
+    def __repr__(self) -> str:
+        return f"ApiError({self.code!r}, {self.message!r}, {self.status!r})"
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """Messages go into JSON bodies only, but still: one printable line of bounded length."""
+    flat = " ".join(str(text).split())
+    flat = "".join(ch if ch.isprintable() else "?" for ch in flat)
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _json(body: object, status: int, headers: dict[str, str], media_type: str) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), status_code=status,
+                    headers=headers, media_type=media_type)
+
+
+@dataclass
+class AwsWire:
+    """rest-json: status code, `x-amzn-ErrorType` header and `{"__type", "message"}` body.
+
+    botocore reads the code from the header first, then from `__type`; both are sent.
+    """
+
+    statuses: dict[str, int]
+    client_error: str
+    server_error: str
+    # framework statuses that have a modelled exception of their own (for example 404 routes)
+    by_status: dict[int, str] = field(default_factory=dict)
+
+    def render(self, error: ApiError) -> Response:
+        status = error.status or self.statuses.get(error.code, 400)
+        headers = {**self.stamp(), "x-amzn-ErrorType": error.code, **error.headers}
+        return _json({"__type": error.code, "message": one_line(error.message)},
+                     status, headers, "application/json")
+
+    def from_status(self, status: int, message: str) -> ApiError:
+        default = self.server_error if status >= 500 else self.client_error
+        return ApiError(self.by_status.get(status, default), message, status)
+
+    def stamp(self) -> dict[str, str]:
+        return {"x-amzn-RequestId": str(uuid.uuid4())}
+
+
+@dataclass
+class VaultWire:
+    """Vault answers HTTP 200 for user errors, with `responseStatus: FAILURE` and an errors list."""
+
+    by_status: dict[int, str]
+
+    def render(self, error: ApiError) -> Response:
+        body = {"responseStatus": "FAILURE",
+                "errors": [{"type": error.code, "message": one_line(error.message)}]}
+        headers = {**self.stamp(), "X-VaultAPI-Status": "FAILURE", **error.headers}
+        return _json(body, 200, headers, "application/json")
+
+    def from_status(self, status: int, message: str) -> ApiError:
+        return ApiError(self.by_status.get(status, "UNEXPECTED_ERROR"), message, status)
+
+    def stamp(self) -> dict[str, str]:
+        return {"X-VaultAPI-ExecutionId": str(uuid.uuid4())}
+
+
+@dataclass
+class ProblemWire:
+    """Our own control plane speaks RFC 7807 problem+json."""
+
+    def render(self, error: ApiError) -> Response:
+        status = error.status or 400
+        body = {"type": "about:blank", "title": error.code, "status": status,
+                "detail": one_line(error.message)}
+        return _json(body, status, dict(error.headers), "application/problem+json")
+
+    def from_status(self, status: int, message: str) -> ApiError:
+        return ApiError("Error" if status >= 500 else "Bad Request", message, status)
+
+    def stamp(self) -> dict[str, str]:
+        return {}
+
+
+Wire = AwsWire | VaultWire | ProblemWire
+
+
+def wire_from_spec(extension: dict) -> Wire:
+    """Build a wire from a spec's `x-cancelgate-wire` extension."""
+    kind = extension["format"]
+    by_status = {int(k): v for k, v in extension.get("byStatus", {}).items()}
+    if kind == "aws":
+        return AwsWire(statuses=dict(extension["statuses"]), client_error=extension["clientError"],
+                       server_error=extension["serverError"], by_status=by_status)
+    if kind == "vault":
+        return VaultWire(by_status=by_status)
+    if kind == "problem":
+        return ProblemWire()
+    raise ValueError(f"unknown wire format {kind!r}")
+
+
+class WireMap:
+    """Which wire answers for a path: the spec with the longest base path that contains it."""
+
+    def __init__(self) -> None:
+        self._prefixes: list[tuple[str, Wire]] = []
+
+    def add(self, base_path: str, wire: Wire) -> None:
+        self._prefixes.append((base_path.rstrip("/"), wire))
+        self._prefixes.sort(key=lambda item: len(item[0]), reverse=True)
+
+    def for_path(self, path: str) -> Wire:
+        for prefix, wire in self._prefixes:
+            if not prefix or path == prefix or path.startswith(prefix + "/"):
+                return wire
+        return ProblemWire()
