@@ -53,8 +53,9 @@ class RequestShape:
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.max_body:
             raise self._too_large()
-        if b"content-type" not in headers:
-            scope = {**scope, "headers": [*scope["headers"], (b"content-type", b"application/json")]}
+        if not headers.get(b"content-type", b"").strip():
+            scope = {**scope, "headers": [*((k, v) for k, v in scope["headers"] if k != b"content-type"),
+                                          (b"content-type", b"application/json")]}
         seen = 0
 
         async def counted() -> Message:

@@ -91,13 +91,14 @@ class VaultWire:
 
 @dataclass
 class ProblemWire:
-    """Our own control plane speaks RFC 7807 problem+json."""
+    """Our own control plane: RFC 7807 problem documents, sent as plain `application/json` so
+    that each operation produces one media type (Connexion needs that to serialise answers)."""
 
     def render(self, error: ApiError) -> Response:
         status = error.status or 400
         body = {"type": "about:blank", "title": error.code, "status": status,
                 "detail": one_line(error.message)}
-        return _json(body, status, dict(error.headers), "application/problem+json")
+        return _json(body, status, dict(error.headers), "application/json")
 
     def from_status(self, status: int, message: str) -> ApiError:
         return ApiError("Error" if status >= 500 else "Bad Request", message, status)

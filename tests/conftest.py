@@ -1,0 +1,105 @@
+"""Live-server fixtures: the real `cancelgate serve` on a free loopback port, driven by real clients."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=20)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start_server(tmp: Path, *args: str, wait: bool = True) -> Server:
+    """Start `cancelgate serve` with `args` on a free port; wait until it answers."""
+    port = free_port()
+    log = tmp / f"server-{port}.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handlers.cli", "serve", "--port", str(port), *args],
+        cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    server = Server(f"http://127.0.0.1:{port}", process, log)
+    if wait:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}:\n{server.output()}")
+            try:
+                if httpx.get(f"{server.url}/_cancelgate/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                server.stop(signal.SIGKILL)
+                raise RuntimeError(f"server did not start:\n{server.output()}")
+            time.sleep(0.05)
+    return server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    started = start_server(tmp_path_factory.mktemp("live"))
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def live(server) -> Server:
+    """The shared server, with the fixtures restored before the test."""
+    response = httpx.post(f"{server.url}/_cancelgate/reset", json={"fixtures": True})
+    assert response.status_code == 200, response.text
+    return server
+
+
+def aws_client(service: str, url: str, **config):
+    return boto3.client(
+        service, endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",
+        config=Config(retries={"max_attempts": 1}, **config))
+
+
+@pytest.fixture
+def batch(live):
+    return aws_client("batch", live.url)
+
+
+@pytest.fixture
+def http(live):
+    with httpx.Client(base_url=live.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

@@ -1,0 +1,43 @@
+"""The control plane: health, reset, putting jobs, dispatching queues."""
+from __future__ import annotations
+
+
+def test_health_counts_fixture_jobs(http):
+    body = http.get("/_cancelgate/health").json()
+    assert body["status"] == "ok" and body["counts"]["batch_jobs"] == 15
+
+
+def test_reset_empties_and_restores(http):
+    assert http.post("/_cancelgate/reset", json={"fixtures": False}).json()["counts"] == {}
+    assert http.post("/v1/describejobs", json={"jobs": ["00000000-0000-4000-8000-000000000001"]}).json() == {"jobs": []}
+    assert http.post("/_cancelgate/reset", json={"fixtures": True}).json()["counts"]["batch_jobs"] == 15
+
+
+def test_reset_needs_a_boolean(http):
+    response = http.post("/_cancelgate/reset", json={"fixtures": "yes"})
+    assert response.status_code == 400
+    assert response.json()["status"] == 400 and "fixtures" in response.json()["detail"]
+
+
+def test_put_job_validates_and_stores(http):
+    job_id = "11111111-2222-4333-8444-555555555555"
+    bad = http.put(f"/_cancelgate/batch/jobs/{job_id}", json={"status": "RUNNING"})
+    assert bad.status_code == 400
+    good = http.put(f"/_cancelgate/batch/jobs/{job_id}", json={
+        "jobName": "n", "jobQueue": "default", "jobDefinition": "d", "status": "RUNNING"})
+    assert good.status_code == 200
+    assert good.json()["jobArn"].endswith(f"job/{job_id}")
+    described = http.post("/v1/describejobs", json={"jobs": [job_id]}).json()["jobs"][0]
+    assert described == good.json()
+
+
+def test_dispatch_of_empty_queue_is_404(http):
+    response = http.post("/_cancelgate/batch/queues/empty-queue/dispatch")
+    assert response.status_code == 404
+    assert "RUNNABLE" in response.json()["detail"]
+
+
+def test_unknown_control_path_is_problem_json(http):
+    response = http.get("/_cancelgate/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["status"] == 404

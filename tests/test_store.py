@@ -1,0 +1,88 @@
+"""The store: all-or-nothing transactions, and with a file, nothing acknowledged is lost."""
+from __future__ import annotations
+
+import json
+import signal
+
+import httpx
+import pytest
+
+from handlers.store import Store, StoreLocked
+from tests.conftest import aws_client, start_server
+
+JOB = "00000000-0000-4000-8000-000000000001"
+
+
+def test_transaction_that_raises_writes_nothing():
+    store = Store(None, {"t": {"a": {"v": 1}}})
+
+    def half_done(tx):
+        tx.table("t")["a"] = {"v": 2}
+        tx.table("t")["b"] = {"v": 3}
+        raise ValueError("rule said no")
+    with pytest.raises(ValueError):
+        store.transact(half_done)
+    assert store.transact(lambda tx: (tx.table("t").get("a"), tx.table("t").get("b"))) == ({"v": 1}, None)
+
+
+def test_documents_read_are_copies():
+    store = Store(None, {"t": {"a": {"v": [1]}}})
+    store.transact(lambda tx: tx.table("t").get("a")["v"].append(2))
+    assert store.transact(lambda tx: tx.table("t").get("a")) == {"v": [1]}
+
+
+def test_journal_replays_and_ignores_a_torn_last_line(tmp_path):
+    path = tmp_path / "state.json"
+    store = Store(path, {"t": {"a": {"v": 1}}})
+    store.transact(lambda tx: tx.table("t").__setitem__("a", {"v": 2}))
+    store.transact(lambda tx: tx.table("t").__setitem__("b", {"v": 3}))
+    # simulate a crash: no close(), and a half-written transaction at the end of the journal
+    with open(str(path) + ".journal", "ab") as log:
+        log.write(b'[["t","c",{"v":')
+    store._journal._lock_file.close()
+    reopened = Store(path, {"t": {}})
+    assert reopened.transact(lambda tx: sorted(tx.table("t").values(), key=lambda d: d["v"])) == [
+        {"v": 2}, {"v": 3}]
+    reopened.close()
+    assert json.loads(path.read_text()) == {"t": {"a": {"v": 2}, "b": {"v": 3}}}
+
+
+def test_second_store_on_same_file_is_refused(tmp_path):
+    first = Store(tmp_path / "db.json")
+    with pytest.raises(StoreLocked):
+        Store(tmp_path / "db.json")
+    first.close()
+    Store(tmp_path / "db.json").close()
+
+
+def test_acknowledged_cancel_survives_sigkill(tmp_path):
+    db = tmp_path / "db.json"
+    server = start_server(tmp_path, "--db", str(db))
+    try:
+        batch = aws_client("batch", server.url)
+        batch.cancel_job(jobId=JOB, reason="before the crash")
+        submitted = batch.submit_job(jobName="late", jobQueue="default", jobDefinition="d")["jobId"]
+    finally:
+        server.stop(signal.SIGKILL)
+    restarted = start_server(tmp_path, "--db", str(db))
+    try:
+        batch = aws_client("batch", restarted.url)
+        jobs = {j["jobId"]: j for j in batch.describe_jobs(jobs=[JOB, submitted])["jobs"]}
+        assert jobs[JOB]["statusReason"] == "before the crash"
+        assert jobs[submitted]["status"] == "SUBMITTED"
+    finally:
+        restarted.stop()
+    saved = json.loads(db.read_text())          # a clean stop folds the journal into the file
+    assert saved["batch_jobs"][JOB]["isCancelled"] is True
+
+
+def test_second_server_on_same_db_refuses_to_start(tmp_path):
+    db = tmp_path / "db.json"
+    first = start_server(tmp_path, "--db", str(db))
+    try:
+        second = start_server(tmp_path, "--db", str(db), wait=False)
+        assert second.process.wait(timeout=30) == 2
+        assert "already served by another cancelgate process" in second.output()
+        assert httpx.get(f"{first.url}/_cancelgate/health").status_code == 200
+    finally:
+        first.stop()
