@@ -1,0 +1,25 @@
+"""A wheel carries the specs and fixtures, and the installed package finds them."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+from tests.conftest import ROOT
+
+
+def test_wheel_carries_specs_and_fixtures(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+                   check=True, timeout=300)
+    wheel = next(tmp_path.glob("cancelgate-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for spec in (ROOT / "openapi").glob("*.yaml"):
+        assert f"handlers/openapi/{spec.name}" in names
+    for fixture in (ROOT / "data").iterdir():
+        assert f"handlers/data/{fixture.name}" in names
+    unpacked = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(unpacked)
+    found = subprocess.run(
+        [sys.executable, "-c", "from handlers.resources import specs_dir, data_dir; print(specs_dir()); print(data_dir())"],
+        cwd=tmp_path, env={"PYTHONPATH": str(unpacked)}, capture_output=True, text=True, check=True)
+    assert found.stdout.split() == [str(unpacked / "handlers" / "openapi"), str(unpacked / "handlers" / "data")]
