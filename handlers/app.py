@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException
 
 from handlers import fixtures as fixture_files
 from handlers.jsonbody import StrictJSONBodyValidator
-from handlers.middleware import RequestShape, StampHeaders
+from handlers.middleware import AdminGate, RequestShape, StampHeaders
+from handlers.sigv4 import SigV4Gate
 from handlers.resources import data_dir, specs_dir
 from handlers.runtime import Runtime, install
 from handlers.store import Store
@@ -35,7 +36,10 @@ class Settings:
     fixtures: str | None = None          # a file or folder; None means the packaged data/
     use_fixtures: bool = True
     max_body: int = 1024 * 1024
+    body_timeout: float = 10.0
     validate_responses: bool = True
+    admin_token: str | None = None
+    aws_secrets: dict[str, str] | None = None  # access key id -> secret; None accepts any signature
 
 
 def load_specs() -> list[tuple[str, dict]]:
@@ -87,13 +91,23 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan)
     wires = WireMap()
+    control_base = "/_cancelgate"
     for name, spec in load_specs():
         wires.add(base_path(spec), wire_from_spec(spec["x-cancelgate-wire"]))
+        if name == "control":
+            control_base = base_path(spec)
         app.add_api(spec, name=name, strict_validation=True, validator_map=VALIDATORS,
                     validate_responses=settings.validate_responses,
                     swagger_ui_options=SwaggerUIOptions(swagger_ui=False))
     app.add_middleware(StampHeaders, MiddlewarePosition.BEFORE_CONTEXT, wires=wires)
-    app.add_middleware(RequestShape, MiddlewarePosition.BEFORE_SWAGGER, max_body=settings.max_body)
+    # Added in the order requests meet them, all inside the exception layer: size and time
+    # limits first, then who may call, then routing and validation.
+    app.add_middleware(RequestShape, MiddlewarePosition.BEFORE_SWAGGER, max_body=settings.max_body,
+                       body_timeout=settings.body_timeout)
+    app.add_middleware(AdminGate, MiddlewarePosition.BEFORE_SWAGGER, base_path=control_base,
+                       token=settings.admin_token)
+    app.add_middleware(SigV4Gate, MiddlewarePosition.BEFORE_SWAGGER, wires=wires,
+                       secrets=settings.aws_secrets)
     handler = _error_handler(wires)
     for kind in (ApiError, ProblemException, HTTPException, Exception):
         app.add_error_handler(kind, handler)

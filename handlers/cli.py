@@ -8,19 +8,32 @@ import sys
 import uvicorn
 
 from handlers.app import Settings, create_app
+from handlers.sigv4 import load_credentials
 from handlers.store import StoreLocked
 
 
+def _fail(message: str) -> int:
+    print(f"cancelgate: {message}", file=sys.stderr)
+    return 2
+
+
 def _serve(args: argparse.Namespace) -> int:
+    if args.workers > 1:
+        return _fail("the embedded TinyDB store lives in one process, so --workers must be 1; "
+                     "to serve one state from several workers, use a Redis store (--store redis://...)")
+    try:
+        secrets = load_credentials(args.aws_credentials) if args.aws_credentials else None
+    except (OSError, ValueError, KeyError) as error:
+        return _fail(f"--aws-credentials: {error}")
     settings = Settings(db=args.db, fixtures=args.fixtures, use_fixtures=not args.no_fixtures,
-                        max_body=args.max_body,
-                        validate_responses=not args.no_response_validation)
+                        max_body=args.max_body, body_timeout=args.body_timeout,
+                        validate_responses=not args.no_response_validation,
+                        admin_token=args.admin_token, aws_secrets=secrets)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
     except StoreLocked as error:
-        print(f"cancelgate: {error}", file=sys.stderr)
-        return 2
+        return _fail(str(error))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 access_log=True, timeout_graceful_shutdown=5)
     return 0
@@ -41,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--no-fixtures", action="store_true", help="start with no jobs")
     serve.add_argument("--max-body", type=int, default=1024 * 1024, metavar="BYTES",
                        help="largest request body accepted (default 1 MiB)")
+    serve.add_argument("--body-timeout", type=float, default=10.0, metavar="SECONDS",
+                       help="give up on a request body that stalls this long (default 10)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes (the TinyDB store allows only 1)")
+    serve.add_argument("--admin-token", metavar="TOKEN",
+                       help="require Authorization: Bearer TOKEN on the control plane")
+    serve.add_argument("--aws-credentials", metavar="FILE",
+                       help="verify SigV4 signatures of AWS requests against the keys in this "
+                            "AWS shared-credentials file (default: accept any signature)")
     serve.add_argument("--no-response-validation", action="store_true",
                        help="skip validating responses against the specs (faster)")
     serve.add_argument("--log-level", default="info",

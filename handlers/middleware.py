@@ -1,6 +1,9 @@
 """Plain ASGI middlewares that every family needs, whatever its wire."""
 from __future__ import annotations
 
+import asyncio
+import hmac
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,16 +35,18 @@ class StampHeaders:
 
 
 class RequestShape:
-    """Refuses bodies over `max_body` bytes early, and gives a body without a Content-Type the
-    JSON default every family documents (Connexion would otherwise hand the handler raw bytes).
+    """Refuses bodies over `max_body` bytes early, gives up on a body that stalls for
+    `body_timeout` seconds, and gives a body without a Content-Type the JSON default every family
+    documents (Connexion would otherwise hand the handler raw bytes).
 
     Sits inside Connexion's exception middleware, so what it raises is answered in the wire of
     the family that owns the path.
     """
 
-    def __init__(self, app: ASGIApp, max_body: int):
+    def __init__(self, app: ASGIApp, max_body: int, body_timeout: float):
         self.app = app
         self.max_body = max_body
+        self.body_timeout = body_timeout
 
     def _too_large(self) -> HTTPException:
         return HTTPException(413, f"request body is larger than {self.max_body} bytes")
@@ -60,7 +65,10 @@ class RequestShape:
 
         async def counted() -> Message:
             nonlocal seen
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout)
+            except asyncio.TimeoutError:
+                raise HTTPException(408, f"request body not received within {self.body_timeout:g} s") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
@@ -68,3 +76,22 @@ class RequestShape:
             return message
 
         await self.app(scope, counted, send)
+
+
+class AdminGate:
+    """With an admin token, the control plane answers 401 to any request without
+    `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: ASGIApp, base_path: str, token: str | None):
+        self.app = app
+        self.prefix = base_path.rstrip("/")
+        self.expected = f"Bearer {token}".encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (self.expected is not None and scope["type"] == "http"
+                and (scope["path"] == self.prefix or scope["path"].startswith(self.prefix + "/"))):
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                raise HTTPException(401, "the control plane needs Authorization: Bearer <admin token>",
+                                    headers={"WWW-Authenticate": "Bearer"})
+        await self.app(scope, receive, send)
