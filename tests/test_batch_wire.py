@@ -36,6 +36,8 @@ BAD_BODIES = {
     "NaN": (b'{"jobId": NaN, "reason": "r"}', {"content-type": "application/json"}, 400),
     "deep nesting": (b'{"jobId": ' + b"[" * 100000 + b"]" * 100000 + b', "reason": "r"}',
                      {"content-type": "application/json"}, 400),
+    "huge integer": (b'{"jobId": ' + b"9" * 5000 + b', "reason": "r"}', {"content-type": "application/json"}, 400),
+    "huge float": (b'{"jobId": 1e999, "reason": "r"}', {"content-type": "application/json"}, 400),
     "NUL in reason": (json.dumps({"jobId": SUBMITTED, "reason": "a\u0000b"}).encode(),
                       {"content-type": "application/json"}, 400),
     "wrong content type": (GOOD, {"content-type": "text/plain"}, 415),

@@ -166,6 +166,18 @@ def test_stalled_body_times_out_in_the_aws_wire(tmp_path):
         server.stop()
 
 
+def test_truncated_body_changes_nothing_and_server_keeps_serving(live, http):
+    before = http.get("/_cancelgate/health").json()
+    host, port = live.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"POST /v1/canceljob HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 80\r\n\r\n{\"jobId\": \"00000000-0000-4000-8000-0000")
+    # the client hung up mid-body: the cancel never happened and the server still answers
+    assert http.get("/_cancelgate/health").json() == before
+    job = http.post("/v1/describejobs", json={"jobs": [FIXTURE_SUBMITTED]}).json()["jobs"][0]
+    assert job["status"] == "SUBMITTED"
+
+
 @pytest.mark.parametrize("method,path", [
     ("POST", "/_cancelgate/batch/queues/..%2F..%2Fetc/dispatch"),
     ("PUT", "/_cancelgate/batch/jobs/..%2F..%2Fpasswd"),
