@@ -17,17 +17,18 @@ from connexion.datastructures import MediaTypeDict
 from starlette.exceptions import HTTPException
 
 from handlers import fixtures as fixture_files
-from handlers.jsonbody import StrictJSONBodyValidator
 from handlers.middleware import AdminGate, RequestShape, StampHeaders
 from handlers.sigv4 import SigV4Gate
 from handlers.resources import data_dir, specs_dir
 from handlers.runtime import Runtime, install
 from handlers.store import Store
+from handlers.validation import CompiledParameterValidator, StrictJSONBodyValidator
 from handlers.wire import ApiError, WireMap, wire_from_spec
 
 log = logging.getLogger("cancelgate")
 
-VALIDATORS = {"body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": StrictJSONBodyValidator})}
+VALIDATORS = {"parameter": CompiledParameterValidator,
+              "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": StrictJSONBodyValidator})}
 
 
 @dataclass

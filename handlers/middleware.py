@@ -66,8 +66,9 @@ class RequestShape:
         async def counted() -> Message:
             nonlocal seen
             try:
-                message = await asyncio.wait_for(receive(), self.body_timeout)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.body_timeout):
+                    message = await receive()
+            except TimeoutError:
                 raise HTTPException(408, f"request body not received within {self.body_timeout:g} s") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))

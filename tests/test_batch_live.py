@@ -204,6 +204,8 @@ def test_unknown_well_formed_id_is_a_quiet_success(batch, operation, http):
     ("00000000-0000-4000-8000-000000000001", ""),
     ("00000000-0000-4000-8000-000000000001", "x" * 1025),
     ("00000000-0000-4000-8000-000000000001", "bell\x07"),
+    ("00000000-0000-4000-8000-000000000001", "trailing newline\n"),
+    ("00000000-0000-4000-8000-000000000001\n", "id with a trailing newline"),
 ])
 def test_bad_id_or_reason_is_client_exception(batch, operation, job_id, reason):
     with pytest.raises(batch.exceptions.ClientException) as raised:

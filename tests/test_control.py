@@ -41,3 +41,13 @@ def test_unknown_control_path_is_problem_json(http):
     response = http.get("/_cancelgate/nothing-here")
     assert response.status_code == 404
     assert response.json()["status"] == 404
+
+
+def test_path_parameter_with_trailing_newline_creates_nothing(http):
+    """Python's `$` matches before a final newline; neither routing nor validation may let
+    `<id>\n` through as a job id."""
+    before = http.get("/_cancelgate/health").json()
+    response = http.put("/_cancelgate/batch/jobs/11111111-2222-4333-8444-555555555555%0A", json={
+        "jobName": "n", "jobQueue": "default", "jobDefinition": "d", "status": "RUNNING"})
+    assert 400 <= response.status_code < 500
+    assert http.get("/_cancelgate/health").json() == before

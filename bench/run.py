@@ -1,0 +1,298 @@
+"""The side-by-side benchmark: cancelgate, a bare Starlette endpoint (the floor) and moto_server
+(the peer), loaded one after another by wrk on loopback, in one run.
+
+    python bench/run.py              # full run: 10 s per case, stores of 1k, 10k and 100k jobs
+    python bench/run.py --smoke      # 1 s per case, a tiny store: proves the bench works
+
+Writes bench/RESULTS.md (and bench/results.json, bench/results.png) unless --out says otherwise.
+wrk comes from Debian's packages (installed if missing and we are root); moto_server and
+matplotlib go into a private virtualenv under bench/.peers, never into the test environment.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+PEERS = BENCH / ".peers"
+CONNECTIONS = 16
+
+
+@dataclass
+class Case:
+    server: str        # cancelgate-memory | cancelgate-db | bare | moto
+    scenario: str
+    jobs: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    rss_mb: float
+    errors: int        # socket errors, plus non-2xx answers where 2xx was expected
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        log(f"load generator: {found} (found)")
+        return found
+    if os.geteuid() != 0:
+        sys.exit("wrk is not installed; install Debian's wrk package (apt-get install wrk)")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    log("load generator: wrk (installed from Debian's packages)")
+    return shutil.which("wrk")
+
+
+def ensure_peers() -> Path | None:
+    """A private virtualenv with moto[server] and matplotlib; None if it cannot be had."""
+    python = PEERS / "bin" / "python"
+    if not (PEERS / "bin" / "moto_server").exists():
+        log("installing moto[server] and matplotlib into bench/.peers ...")
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(PEERS)], check=True)
+            subprocess.run([str(python), "-m", "pip", "install", "-q", "moto[server]", "matplotlib"],
+                           check=True, timeout=600)
+        except (subprocess.SubprocessError, OSError) as error:
+            log(f"peers unavailable ({error}); moto and the chart are left out")
+            return None
+    return PEERS
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(command: list[str], port: int, log_file: Path, env: dict | None = None) -> subprocess.Popen:
+    process = subprocess.Popen(command, cwd=ROOT, stdout=log_file.open("wb"), stderr=subprocess.STDOUT,
+                               env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[0]} exited: {log_file.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{command} did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def load(wrk: str, url: str, scenario: str, ids: Path, seconds: float, env: dict | None = None) -> dict:
+    run = subprocess.run(
+        [wrk, "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency",
+         "-s", str(BENCH / "load.lua"), url],
+        env={**os.environ, "BENCH_SCENARIO": scenario, "BENCH_IDS": str(ids), **(env or {})},
+        capture_output=True, text=True, timeout=seconds + 120, check=True)
+    line = next(l for l in run.stdout.splitlines() if l.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def measure(wrk, server, scenario, jobs, url, ids, seconds, process, expect_ok=True, env=None) -> Case:
+    result = load(wrk, url, scenario, ids, seconds, env)
+    errors = result["socket_errors"] + (result["status_errors"] if expect_ok else 0)
+    case = Case(server, scenario, jobs, result["requests"] / (result["duration_us"] / 1e6),
+                result["p50_us"] / 1000, result["p99_us"] / 1000, peak_rss_mb(process.pid), errors)
+    log(f"  {server:18} {scenario:12} {jobs:>7} jobs  {case.rps:8.0f} req/s  p50 {case.p50_ms:6.2f} ms"
+        f"  p99 {case.p99_ms:6.2f} ms  rss {case.rss_mb:5.0f} MB  errors {case.errors}")
+    return case
+
+
+def batch_fixtures(count: int, folder: Path) -> Path:
+    jobs = {}
+    for n in range(count):
+        job_id = str(uuid.UUID(int=n + 1, version=4))
+        jobs[job_id] = {"jobId": job_id, "jobArn": f"arn:aws:batch:us-east-1:123456789012:job/{job_id}",
+                        "jobName": "bench", "jobQueue": "bench", "jobDefinition": "bench:1",
+                        "status": "SUBMITTED", "createdAt": 1764000000000 + n, "dependsOn": []}
+    (folder / "batch.json").write_text(json.dumps({"batch_jobs": jobs}))
+    ids = folder / "batch.ids"
+    ids.write_text("\n".join(jobs) + "\n")
+    return ids
+
+
+def run_cancelgate(wrk, jobs, seconds, tmp: Path) -> list[Case]:
+    folder = tmp / f"fixtures-{jobs}"
+    folder.mkdir()
+    ids = batch_fixtures(jobs, folder)
+    cases = []
+    for mode in ("memory", "db"):
+        port = free_port()
+        command = [sys.executable, "-m", "handlers.cli", "serve", "--port", str(port), "--fixtures",
+                   str(folder), "--log-level", "warning", "--no-response-validation"]
+        if mode == "db":
+            command += ["--db", str(tmp / f"bench-{jobs}.json")]
+        process = start(command, port, tmp / f"cancelgate-{mode}-{jobs}.log")
+        url = f"http://127.0.0.1:{port}"
+        try:
+            scenarios = ["cancel", "describe", "invalid"] if mode == "memory" else ["cancel"]
+            for scenario in scenarios:
+                cases.append(measure(wrk, f"cancelgate-{mode}", scenario, jobs, url, ids, seconds,
+                                     process, expect_ok=scenario != "invalid"))
+        finally:
+            stop(process)
+    return cases
+
+
+def run_bare(wrk, seconds, tmp: Path) -> Case:
+    port = free_port()
+    ids = tmp / "bare.ids"
+    ids.write_text(str(uuid.uuid4()) + "\n")
+    process = start([sys.executable, "-m", "uvicorn", "bench.bare:app", "--port", str(port),
+                     "--log-level", "warning", "--no-access-log"], port, tmp / "bare.log")
+    try:
+        return measure(wrk, "bare", "cancel", 0, f"http://127.0.0.1:{port}", ids, seconds, process)
+    finally:
+        stop(process)
+
+
+def run_moto(wrk, peers: Path, jobs: int, seconds, tmp: Path) -> Case | None:
+    port = free_port()
+    process = start([str(peers / "bin" / "moto_server"), "-p", str(port)], port, tmp / "moto.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        seed = subprocess.run([str(peers / "bin" / "python"), "-c", MOTO_SEED, url, str(jobs)],
+                              capture_output=True, text=True, timeout=900, check=True)
+        ids = tmp / "moto.ids"
+        ids.write_text(seed.stdout)
+        return measure(wrk, "moto", "cancel", jobs, url, ids, seconds, process)
+    except subprocess.SubprocessError as error:
+        log(f"moto could not be seeded: {error}")
+        return None
+    finally:
+        stop(process)
+
+
+MOTO_SEED = """
+import sys, boto3
+url, count = sys.argv[1], int(sys.argv[2])
+kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+batch, iam = boto3.client("batch", **kw), boto3.client("iam", **kw)
+role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+ce = batch.create_compute_environment(computeEnvironmentName="bench-ce", type="UNMANAGED", serviceRole=role)
+batch.create_job_queue(jobQueueName="bench-q", state="ENABLED", priority=1,
+    computeEnvironmentOrder=[{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}])
+batch.register_job_definition(jobDefinitionName="bench-d", type="container",
+    containerProperties={"image": "busybox", "vcpus": 1, "memory": 128, "command": ["true"]})
+for _ in range(count):
+    print(batch.submit_job(jobName="bench-job", jobQueue="bench-q", jobDefinition="bench-d")["jobId"])
+"""
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}x" if a and b else "n/a"
+
+
+def report(cases: list[Case], seconds: float, out: Path, peers: Path | None) -> None:
+    def find(server, scenario, jobs=None):
+        for case in cases:
+            if case.server == server and case.scenario == scenario and (jobs is None or case.jobs == jobs):
+                return case
+        return None
+    sizes = sorted({c.jobs for c in cases if c.server.startswith("cancelgate")})
+    bare, moto = find("bare", "cancel"), find("moto", "cancel")
+    smallest = find("cancelgate-memory", "cancel", sizes[0])
+    largest = find("cancelgate-memory", "cancel", sizes[-1])
+    lines = [
+        "# Benchmark results",
+        "",
+        f"`python bench/run.py{' --smoke' if seconds < 5 else ''}` on {platform.node() or 'this machine'}"
+        f" ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"wrk -t1 -c{CONNECTIONS}, {seconds:g} s per case, loopback, one uvicorn worker each; cancelgate with",
+        "full request validation and `--no-response-validation`; CancelJob ids taken round-robin from the",
+        "store (each job changes state the first time it is hit). Latencies in ms, RSS is the server's peak.",
+        "",
+        "| server | scenario | jobs | req/s | p50 | p99 | peak RSS MB | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in cases:
+        lines.append(f"| {c.server} | {c.scenario} | {c.jobs} | {c.rps:.0f} | {c.p50_ms:.2f} | "
+                     f"{c.p99_ms:.2f} | {c.rss_mb:.0f} | {c.errors} |")
+    lines += ["", "## Targets (same run)", "", "| target | measured | met |", "|---|---|---|"]
+
+    def target(name, value, ok):
+        lines.append(f"| {name} | {value} | {'yes' if ok else 'no'} |")
+    if smallest and bare:
+        target("CancelJob >= 0.5x bare endpoint", ratio(smallest.rps, bare.rps), smallest.rps >= 0.5 * bare.rps)
+        target("CancelJob p99 <= 5 ms at 16 connections", f"{smallest.p99_ms:.2f} ms", smallest.p99_ms <= 5)
+    if smallest and moto:
+        target("CancelJob >= 10x moto_server", ratio(smallest.rps, moto.rps), smallest.rps >= 10 * moto.rps)
+    if smallest and largest and largest is not smallest:
+        target(f"{largest.jobs} jobs >= 0.9x {smallest.jobs} jobs", ratio(largest.rps, smallest.rps),
+               largest.rps >= 0.9 * smallest.rps)
+    db = find("cancelgate-db", "cancel", sizes[0])
+    if smallest and db:
+        target("--db >= 0.5x memory", ratio(db.rps, smallest.rps), db.rps >= 0.5 * smallest.rps)
+    out.write_text("\n".join(lines) + "\n")
+    results = out.with_name("results.json")
+    results.write_text(json.dumps([asdict(c) for c in cases], indent=1))
+    if peers:
+        subprocess.run([str(peers / "bin" / "python"), str(BENCH / "chart.py"), str(results),
+                        str(out.with_name("results.png"))], check=False, timeout=120)
+    log(f"wrote {out}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="1 s per case, tiny store")
+    parser.add_argument("--seconds", type=float, help="seconds per case (default 10, smoke 1)")
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
+                        help="store sizes, comma separated (default 1000,10000,100000)")
+    parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
+    args = parser.parse_args()
+    seconds = args.seconds or (1 if args.smoke else 10)
+    sizes = args.sizes or ([200] if args.smoke else [1_000, 10_000, 100_000])
+    wrk = ensure_wrk()
+    peers = ensure_peers()
+    cases: list[Case] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        cases.append(run_bare(wrk, seconds, tmp))
+        for jobs in sizes:
+            cases += run_cancelgate(wrk, jobs, seconds, tmp)
+        if peers:
+            moto = run_moto(wrk, peers, min(sizes[0], 1000), seconds, tmp)
+            if moto:
+                cases.append(moto)
+    report(cases, seconds, args.out, peers)
+    if any(c.errors for c in cases):
+        sys.exit("some cases had errors; see the table")
+
+
+if __name__ == "__main__":
+    main()
