@@ -26,7 +26,8 @@ def test_schemathesis_finds_no_failure(live, family):
          "--seed", "20261124", "--no-color"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)
     summary = run.stdout[run.stdout.rfind("SUMMARY"):]
-    print(f"schemathesis {family}:\n{summary}")
+    links = [line.strip() for line in run.stdout.splitlines() if "API Links:" in line]
+    print(f"schemathesis {family}: {' '.join(links) or 'no stateful links'}\n{summary}")
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
     cases = re.search(r"(\d+) generated", summary)
     assert cases and int(cases.group(1)) > 0
