@@ -17,6 +17,7 @@ from connexion.datastructures import MediaTypeDict
 from starlette.exceptions import HTTPException
 
 from handlers import fixtures as fixture_files
+from handlers.docs import LandingPage
 from handlers.middleware import AdminGate, RequestShape, StampHeaders
 from handlers.sigv4 import SigV4Gate
 from handlers.resources import data_dir, specs_dir
@@ -92,14 +93,18 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan)
     wires = WireMap()
+    specs = load_specs()
     control_base = "/_cancelgate"
-    for name, spec in load_specs():
+    for name, spec in specs:
         wires.add(base_path(spec), wire_from_spec(spec["x-cancelgate-wire"]))
         if name == "control":
             control_base = base_path(spec)
+        # Docs page at <base>/ui/, the spec as JSON at <base>/openapi.json.
         app.add_api(spec, name=name, strict_validation=True, validator_map=VALIDATORS,
                     validate_responses=settings.validate_responses,
-                    swagger_ui_options=SwaggerUIOptions(swagger_ui=False))
+                    swagger_ui_options=SwaggerUIOptions(swagger_ui=True))
+    app.add_middleware(LandingPage, MiddlewarePosition.BEFORE_EXCEPTION,
+                       apis=[(name, spec, base_path(spec)) for name, spec in specs])
     app.add_middleware(StampHeaders, MiddlewarePosition.BEFORE_CONTEXT, wires=wires)
     # Added in the order requests meet them, all inside the exception layer: size and time
     # limits first, then who may call, then routing and validation.
