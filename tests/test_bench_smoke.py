@@ -13,3 +13,14 @@ def test_store_cost_bench_runs():
     assert run.returncode == 0, run.stderr
     rows = [line for line in run.stdout.splitlines() if line.startswith("| 1")]
     assert len(rows) == 4
+
+
+def test_http_bench_smoke_runs(tmp_path):
+    """One second per case against a tiny store: wrk, cancelgate, the bare floor and moto all run."""
+    out = tmp_path / "RESULTS.md"
+    run = subprocess.run([sys.executable, "bench/run.py", "--smoke", "--out", str(out)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    table = out.read_text()
+    for server in ("bare", "cancelgate-memory", "cancelgate-db"):
+        assert f"| {server} |" in table
