@@ -154,7 +154,7 @@ def run_cancelgate(wrk, jobs, seconds, tmp: Path) -> list[Case]:
     for mode in ("memory", "db"):
         port = free_port()
         command = [sys.executable, "-m", "handlers.cli", "serve", "--port", str(port), "--fixtures",
-                   str(folder), "--log-level", "warning", "--no-response-validation"]
+                   str(folder), "--log-level", "warning", "--no-response-validation", "--no-lifecycle"]
         if mode == "db":
             command += ["--db", str(tmp / f"bench-{jobs}.json")]
         process = start(command, port, tmp / f"cancelgate-{mode}-{jobs}.log")
@@ -234,7 +234,7 @@ def report(cases: list[Case], seconds: float, out: Path, peers: Path | None) -> 
         f"`python bench/run.py{' --smoke' if seconds < 5 else ''}` on {platform.node() or 'this machine'}"
         f" ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         f"wrk -t1 -c{CONNECTIONS}, {seconds:g} s per case, loopback, one uvicorn worker each; cancelgate with",
-        "full request validation and `--no-response-validation`; CancelJob ids taken round-robin from the",
+        "full request validation, `--no-response-validation` and `--no-lifecycle`; CancelJob ids taken round-robin from the",
         "store (each job changes state the first time it is hit). Latencies in ms, RSS is the server's peak.",
         "",
         "| server | scenario | jobs | req/s | p50 | p99 | peak RSS MB | errors |",

@@ -1,6 +1,7 @@
 """Builds the ASGI app: one Connexion API per spec in openapi/, one error layer, the middlewares."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from connexion.datastructures import MediaTypeDict
 from starlette.exceptions import HTTPException
 
 from handlers import fixtures as fixture_files
+from handlers import lifecycle
+from handlers.clock import ManualClock, RealClock
 from handlers.docs import LandingPage
 from handlers.middleware import AdminGate, RequestShape, StampHeaders
 from handlers.sigv4 import SigV4Gate
@@ -42,6 +45,9 @@ class Settings:
     validate_responses: bool = True
     admin_token: str | None = None
     aws_secrets: dict[str, str] | None = None  # access key id -> secret; None accepts any signature
+    clock: str = "real"                  # or "manual": time moves only through the control plane
+    lifecycle: str | None = None         # a lifecycle YAML; None means data/lifecycle.yaml
+    use_lifecycle: bool = True
 
 
 def load_specs() -> list[tuple[str, dict]]:
@@ -82,13 +88,22 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     start_state = (fixture_files.load(settings.fixtures or data_dir())
                    if settings.use_fixtures else {})
     store = Store(settings.db, start_state)
-    install(Runtime(store=store, fixtures=start_state))
+    clock = ManualClock() if settings.clock == "manual" else RealClock()
+    scheduler = None
+    if settings.use_lifecycle:
+        config = lifecycle.load_config(settings.lifecycle or Path(data_dir()) / "lifecycle.yaml")
+        scheduler = lifecycle.Scheduler(store, clock, config)
+    install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        ticking = (asyncio.create_task(scheduler.run_forever())
+                   if scheduler is not None and not clock.manual else None)
         try:
             yield
         finally:
+            if ticking is not None:
+                ticking.cancel()
             store.close()
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan)

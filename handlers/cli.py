@@ -28,12 +28,15 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings(db=args.db, fixtures=args.fixtures, use_fixtures=not args.no_fixtures,
                         max_body=args.max_body, body_timeout=args.body_timeout,
                         validate_responses=not args.no_response_validation,
-                        admin_token=args.admin_token, aws_secrets=secrets)
+                        admin_token=args.admin_token, aws_secrets=secrets, clock=args.clock,
+                        lifecycle=args.lifecycle, use_lifecycle=not args.no_lifecycle)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
     except StoreLocked as error:
         return _fail(str(error))
+    except (OSError, ValueError) as error:  # an unreadable fixture or lifecycle file
+        return _fail(f"cannot start: {error}")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 access_log=True, timeout_graceful_shutdown=5)
     return 0
@@ -63,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--aws-credentials", metavar="FILE",
                        help="verify SigV4 signatures of AWS requests against the keys in this "
                             "AWS shared-credentials file (default: accept any signature)")
+    serve.add_argument("--clock", choices=["real", "manual"], default="real",
+                       help="manual: time moves only by POST /_cancelgate/clock/advance (deterministic tests)")
+    moves = serve.add_mutually_exclusive_group()
+    moves.add_argument("--lifecycle", metavar="FILE",
+                       help="durations, queue capacities and outcome shares (default: data/lifecycle.yaml)")
+    moves.add_argument("--no-lifecycle", action="store_true",
+                       help="jobs move only when a request or the control plane moves them")
     serve.add_argument("--no-response-validation", action="store_true",
                        help="skip validating responses against the specs (faster)")
     serve.add_argument("--log-level", default="info",

@@ -1,11 +1,34 @@
-"""Time as the server sees it. Every timestamp in a response comes from here."""
+"""Time as the server sees it. Every timestamp in a response, and every lifecycle step, comes
+from one clock: the wall clock, or a manual one that moves only when told to."""
 from __future__ import annotations
 
+import threading
 import time
 
 
 class RealClock:
     """Wall-clock time in epoch milliseconds."""
 
+    manual = False
+
     def now_ms(self) -> int:
         return int(time.time() * 1000)
+
+
+class ManualClock:
+    """Starts at the wall clock's time (or `start_ms`) and moves only through `set_ms`."""
+
+    manual = True
+
+    def __init__(self, start_ms: int | None = None):
+        self._now = int(time.time() * 1000) if start_ms is None else start_ms
+        self._lock = threading.Lock()
+
+    def now_ms(self) -> int:
+        return self._now
+
+    def set_ms(self, value: int) -> None:
+        with self._lock:
+            if value < self._now:
+                raise ValueError("a manual clock never goes back")
+            self._now = value

@@ -1,6 +1,8 @@
 """Control plane operations (openapi/control.yaml): state that tests and people set directly."""
 from __future__ import annotations
 
+import datetime
+
 from handlers.batch import JOBS as BATCH_JOBS, _arn_of
 from handlers.rules import batch as batch_rules
 from handlers.runtime import current
@@ -15,6 +17,26 @@ async def reset(body: dict):
     rt = current()
     rt.store.reset(rt.fixtures if body["fixtures"] else None)
     return {"status": "ok", "counts": rt.store.counts()}
+
+
+def _clock_view(clock) -> dict:
+    now = clock.now_ms()
+    iso = datetime.datetime.fromtimestamp(now / 1000, datetime.timezone.utc).isoformat(timespec="milliseconds")
+    return {"now": now, "iso": iso.replace("+00:00", "Z"), "mode": "manual" if clock.manual else "real"}
+
+
+async def get_clock():
+    return _clock_view(current().clock)
+
+
+async def advance_clock(body: dict):
+    rt = current()
+    if not rt.clock.manual:
+        raise ApiError("Conflict", "the clock is real; start the server with --clock manual to move it", 409)
+    transitions = rt.scheduler.advance(body["seconds"]) if rt.scheduler else []
+    if rt.scheduler is None:
+        rt.clock.set_ms(rt.clock.now_ms() + int(body["seconds"] * 1000))
+    return {**_clock_view(rt.clock), "transitions": transitions}
 
 
 async def put_batch_job(jobId: str, body: dict):

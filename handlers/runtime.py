@@ -15,6 +15,7 @@ class Runtime:
     clock: Any = field(default_factory=RealClock)
     region: str = "us-east-1"
     account: str = "123456789012"
+    scheduler: Any = None  # handlers.lifecycle.Scheduler, or None with --no-lifecycle
 
 
 _current: Runtime | None = None

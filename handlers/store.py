@@ -86,9 +86,10 @@ class TxTable:
         return doc
 
     def values(self) -> Iterator[Doc]:
+        """Every document; shallow copies (scans are hot), so treat nested values as read-only."""
         for found in self._table:
             if found.doc_id not in self._writes:
-                yield copy.deepcopy(dict(found))
+                yield dict(found)
         yield from (doc for doc in self._writes.values() if doc is not None)
 
 
@@ -190,6 +191,7 @@ class Store:
         self._db = TinyDB(storage=MemoryStorage)
         self._db.table_class = _KeyedTable
         self._lock = threading.Lock()
+        self.version = 0  # grows with every transaction that wrote something
         self._journal = _Journal(Path(path)) if path else None
         recovered = self._journal.recover() if self._journal else None
         self._load(recovered if recovered is not None else copy.deepcopy(fixtures or {}))
@@ -211,6 +213,7 @@ class Store:
             changes = [[kind, key, doc] for kind, docs in tx.writes.items()
                        for key, doc in docs.items()]
             if changes:
+                self.version += 1
                 if self._journal:
                     self._journal.append(changes)
                 for kind, key, doc in changes:
@@ -223,6 +226,7 @@ class Store:
     def reset(self, fixtures: Fixtures | None) -> None:
         """Replace all state with a copy of `fixtures` (or nothing)."""
         with self._lock:
+            self.version += 1
             self._load(copy.deepcopy(fixtures or {}))
             if self._journal:
                 self._journal.snapshot(self._data())

@@ -40,11 +40,15 @@ class Server:
 
 
 def start_server(tmp: Path, *args: str, wait: bool = True) -> Server:
-    """Start `cancelgate serve` with `args` on a free port; wait until it answers."""
+    """Start `cancelgate serve` with `args` on a free port; wait until it answers.
+
+    The clock is manual unless `args` say `--clock real`: nothing moves by itself, so tests are
+    deterministic and advance time through the control plane when they mean to.
+    """
     port = free_port()
     log = tmp / f"server-{port}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "handlers.cli", "serve", "--port", str(port), *args],
+        [sys.executable, "-m", "handlers.cli", "serve", "--port", str(port), "--clock", "manual", *args],
         cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", process, log)
     if wait:

@@ -1,0 +1,183 @@
+"""Jobs that move by themselves, walked through with the manual clock."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import aws_client, start_server
+
+LIFECYCLE = {
+    "batch": {"durations": {"SUBMITTED": 1, "PENDING": 1, "STARTING": 2, "RUNNING": 10},
+              "capacity": {"default": 2, "queues": {"solo": 1}}},
+}
+
+
+@pytest.fixture(scope="module")
+def clocked(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lifecycle")
+    config = tmp / "lifecycle.yaml"
+    config.write_text(yaml.safe_dump(LIFECYCLE))
+    server = start_server(tmp, "--lifecycle", str(config), "--no-fixtures")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def world(clocked):
+    httpx.post(f"{clocked.url}/_cancelgate/reset", json={"fixtures": False}).raise_for_status()
+    return clocked
+
+
+def advance(server, seconds: float) -> list[dict]:
+    response = httpx.post(f"{server.url}/_cancelgate/clock/advance", json={"seconds": seconds})
+    assert response.status_code == 200, response.text
+    return response.json()["transitions"]
+
+
+def status(batch, job_id: str) -> str:
+    return batch.describe_jobs(jobs=[job_id])["jobs"][0]["status"]
+
+
+def put(server, job_id: str, status: str, **fields) -> None:
+    body = {"jobName": "j", "jobQueue": "solo", "jobDefinition": "d", "status": status, **fields}
+    httpx.put(f"{server.url}/_cancelgate/batch/jobs/{job_id}", json=body).raise_for_status()
+
+
+def test_clock_is_manual_and_reports_itself(world):
+    before = httpx.get(f"{world.url}/_cancelgate/clock").json()
+    assert before["mode"] == "manual"
+    after = httpx.post(f"{world.url}/_cancelgate/clock/advance", json={"seconds": 1.5}).json()
+    assert after["now"] == before["now"] + 1500
+    assert httpx.get(f"{world.url}/_cancelgate/clock").json()["now"] == after["now"]
+
+
+def test_real_clock_refuses_to_be_advanced(tmp_path):
+    server = start_server(tmp_path, "--clock", "real", "--no-fixtures")
+    try:
+        response = httpx.post(f"{server.url}/_cancelgate/clock/advance", json={"seconds": 1})
+        assert response.status_code == 409 and "--clock manual" in response.json()["detail"]
+        assert httpx.get(f"{server.url}/_cancelgate/clock").json()["mode"] == "real"
+    finally:
+        server.stop()
+
+
+def test_real_clock_moves_jobs_by_itself(tmp_path):
+    config = tmp_path / "fast.yaml"
+    config.write_text(yaml.safe_dump({"batch": {"durations": {"SUBMITTED": 0.2, "PENDING": 0.2,
+                                                              "STARTING": 0.2, "RUNNING": 0.2},
+                                                "capacity": {"default": 2}}}))
+    server = start_server(tmp_path, "--clock", "real", "--no-fixtures", "--lifecycle", str(config))
+    try:
+        batch = aws_client("batch", server.url)
+        job = batch.submit_job(jobName="alive", jobQueue="q", jobDefinition="d")["jobId"]
+        for _ in range(100):  # bounded: 10 s at most
+            if status(batch, job) == "SUCCEEDED":
+                break
+            time.sleep(0.1)
+        assert status(batch, job) == "SUCCEEDED"
+    finally:
+        server.stop()
+
+
+def test_a_job_lives_its_whole_life(world):
+    batch = aws_client("batch", world.url)
+    job = batch.submit_job(jobName="life", jobQueue="solo", jobDefinition="d")["jobId"]
+    seen = []
+    for seconds in (1, 1, 2, 10):
+        advance(world, seconds)
+        seen.append(status(batch, job))
+    # RUNNABLE lasts no time at all when the queue has a free slot
+    assert seen == ["PENDING", "STARTING", "RUNNING", "SUCCEEDED"]
+    detail = batch.describe_jobs(jobs=[job])["jobs"][0]
+    assert detail["startedAt"] < detail["stoppedAt"]
+    assert detail["stoppedAt"] - detail["startedAt"] == 10_000
+
+
+def test_runnable_cancel_at_capacity_one_fails_at_the_head_without_starting(world):
+    batch = aws_client("batch", world.url)
+    runner, waiting = str(uuid.uuid4()), str(uuid.uuid4())
+    put(world, runner, "RUNNING", startedAt=1)
+    put(world, waiting, "RUNNABLE")
+    batch.cancel_job(jobId=waiting, reason="not needed after all")
+    advance(world, 5)
+    assert status(batch, waiting) == "RUNNABLE"        # the only slot is taken
+    transitions = advance(world, 5)
+    assert [(t["id"], t["to"]) for t in transitions] == [(runner, "SUCCEEDED"), (waiting, "FAILED")]
+    detail = batch.describe_jobs(jobs=[waiting])["jobs"][0]
+    assert detail["isCancelled"] is True and detail["statusReason"] == "not needed after all"
+    assert "startedAt" not in detail                       # it never was STARTING
+
+
+def test_queue_dispatches_by_priority_then_age(world):
+    batch = aws_client("batch", world.url)
+    put(world, str(uuid.uuid4()), "RUNNING", startedAt=1)
+    low_old, high_new = str(uuid.uuid4()), str(uuid.uuid4())
+    put(world, low_old, "RUNNABLE", createdAt=1000, schedulingPriority=1)
+    put(world, high_new, "RUNNABLE", createdAt=2000, schedulingPriority=9)
+    advance(world, 10)
+    assert (status(batch, high_new), status(batch, low_old)) == ("STARTING", "RUNNABLE")
+
+
+def test_dependency_chain_waits_and_a_failed_dependency_fails_dependents(world):
+    batch = aws_client("batch", world.url)
+    first = batch.submit_job(jobName="a", jobQueue="wide", jobDefinition="d")["jobId"]
+    second = batch.submit_job(jobName="b", jobQueue="wide", jobDefinition="d",
+                              dependsOn=[{"jobId": first}])["jobId"]
+    third = batch.submit_job(jobName="c", jobQueue="wide", jobDefinition="d",
+                             dependsOn=[{"jobId": second}])["jobId"]
+    advance(world, 5)
+    assert [status(batch, j) for j in (first, second, third)] == ["RUNNING", "PENDING", "PENDING"]
+    advance(world, 10)   # first succeeds at t=14; second becomes RUNNABLE one second later
+    assert [status(batch, j) for j in (first, second, third)] == ["SUCCEEDED", "STARTING", "PENDING"]
+    batch.terminate_job(jobId=second, reason="stop the chain")
+    advance(world, 1)
+    detail = batch.describe_jobs(jobs=[third])["jobs"][0]
+    assert detail["status"] == "FAILED" and second in detail["statusReason"]
+    assert "isCancelled" not in detail
+
+
+def test_array_job_cancelled_midway(world):
+    batch = aws_client("batch", world.url)
+    parent = batch.submit_job(jobName="fan", jobQueue="pair", jobDefinition="d",
+                              arrayProperties={"size": 5})["jobId"]
+    children = [f"{parent}:{i}" for i in range(5)]
+    advance(world, 5)   # two slots in queue "pair": two children run, three wait
+    states = [status(batch, c) for c in children]
+    assert states.count("RUNNING") == 2 and states.count("RUNNABLE") == 3
+    assert status(batch, parent) == "PENDING"
+    batch.cancel_job(jobId=parent, reason="enough")
+    # RUNNABLE children keep the cancel and fail as they reach the head; the running two finish
+    advance(world, 20)
+    final = {c: batch.describe_jobs(jobs=[c])["jobs"][0] for c in children}
+    assert sorted(j["status"] for j in final.values()) == ["FAILED"] * 3 + ["SUCCEEDED"] * 2
+    assert all(j.get("isCancelled") for j in final.values() if j["status"] == "FAILED")
+    assert all("startedAt" not in j for j in final.values() if j["status"] == "FAILED")
+    summary = batch.describe_jobs(jobs=[parent])["jobs"][0]
+    assert summary["status"] == "FAILED" and summary["isCancelled"] is True
+    assert summary["arrayProperties"]["statusSummary"] == {"FAILED": 3, "SUCCEEDED": 2}
+
+
+def test_array_job_that_succeeds_summarises_its_children(world):
+    batch = aws_client("batch", world.url)
+    parent = batch.submit_job(jobName="fan", jobQueue="wide", jobDefinition="d",
+                              arrayProperties={"size": 2})["jobId"]
+    advance(world, 30)
+    detail = batch.describe_jobs(jobs=[parent])["jobs"][0]
+    assert detail["status"] == "SUCCEEDED"
+    assert detail["arrayProperties"]["statusSummary"] == {"SUCCEEDED": 2}
+
+
+def test_same_steps_give_the_same_transitions(world):
+    def run() -> list[tuple]:
+        httpx.post(f"{world.url}/_cancelgate/reset", json={"fixtures": False}).raise_for_status()
+        start = httpx.get(f"{world.url}/_cancelgate/clock").json()["now"]
+        for n in range(4):
+            put(world, f"00000000-0000-4000-8000-{n:012d}", "SUBMITTED", jobQueue="solo", createdAt=n)
+        moves = advance(world, 40)
+        return [(t["id"], t["from"], t["to"], t["at"] - start) for t in moves]
+    first, second = run(), run()
+    assert first == second and len(first) > 8
