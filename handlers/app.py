@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from handlers import lifecycle
 from handlers.clock import ManualClock, RealClock
 from handlers.docs import LandingPage
 from handlers.middleware import AdminGate, RequestShape, StampHeaders
+from handlers.observe import InjectFaults, Journal, RecordRequests, note
 from handlers.sigv4 import SigV4Gate
 from handlers.resources import data_dir, specs_dir
 from handlers.runtime import Runtime, install
@@ -48,6 +50,7 @@ class Settings:
     clock: str = "real"                  # or "manual": time moves only through the control plane
     lifecycle: str | None = None         # a lifecycle YAML; None means data/lifecycle.yaml
     use_lifecycle: bool = True
+    journal_size: int = 1000             # 0 switches the request journal off
 
 
 def load_specs() -> list[tuple[str, dict]]:
@@ -60,7 +63,24 @@ def base_path(spec: dict) -> str:
     return spec["servers"][0]["url"].rstrip("/")
 
 
-def _error_handler(wires: WireMap):
+def allowed_methods(specs: list[tuple[str, dict]]):
+    """path -> the methods the specs define for it (for a 405's `Allow`: Starlette only names the
+    methods of the first route it tried, one operation's worth)."""
+    templates = []
+    for _, spec in specs:
+        for path, item in spec["paths"].items():
+            pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(base_path(spec) + path))
+            methods = {m.upper() for m in item if m in ("get", "put", "post", "delete", "patch")}
+            if "GET" in methods:
+                methods.add("HEAD")
+            templates.append((re.compile(pattern + r"\Z"), ", ".join(sorted(methods))))
+
+    def lookup(path: str) -> str | None:
+        return next((methods for pattern, methods in templates if pattern.match(path)), None)
+    return lookup
+
+
+def _error_handler(wires: WireMap, allow):
     def to_api_error(request: ConnexionRequest, exc: Exception) -> ApiError:
         wire = wires.for_path(request.url.path)
         if isinstance(exc, ApiError):
@@ -72,12 +92,16 @@ def _error_handler(wires: WireMap):
         if isinstance(exc, HTTPException):
             error = wire.from_status(exc.status_code, exc.detail or "error")
             error.headers.update(exc.headers or {})
+            if exc.status_code == 405 and allow(request.url.path):
+                error.headers["Allow"] = allow(request.url.path)
             return error
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return wire.from_status(500, "internal error")
 
     def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        rendered = wires.for_path(request.url.path).render(to_api_error(request, exc))
+        error = to_api_error(request, exc)
+        note(error=error.code)
+        rendered = wires.for_path(request.url.path).render(error)
         return ConnexionResponse(status_code=rendered.status_code, body=rendered.body,
                                  headers=dict(rendered.headers), mimetype=rendered.media_type)
     return handle
@@ -93,7 +117,8 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     if settings.use_lifecycle:
         config = lifecycle.load_config(settings.lifecycle or Path(data_dir()) / "lifecycle.yaml")
         scheduler = lifecycle.Scheduler(store, clock, config)
-    install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler))
+    journal = Journal(settings.journal_size)
+    install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler, journal=journal))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -111,13 +136,15 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     specs = load_specs()
     control_base = "/_cancelgate"
     for name, spec in specs:
-        wires.add(base_path(spec), wire_from_spec(spec["x-cancelgate-wire"]))
+        wires.add(base_path(spec), wire_from_spec(spec["x-cancelgate-wire"]), name)
         if name == "control":
             control_base = base_path(spec)
         # Docs page at <base>/ui/, the spec as JSON at <base>/openapi.json.
         app.add_api(spec, name=name, strict_validation=True, validator_map=VALIDATORS,
                     validate_responses=settings.validate_responses,
                     swagger_ui_options=SwaggerUIOptions(swagger_ui=True))
+    app.add_middleware(RecordRequests, MiddlewarePosition.BEFORE_EXCEPTION, wires=wires,
+                       journal=journal, clock=clock)
     app.add_middleware(LandingPage, MiddlewarePosition.BEFORE_EXCEPTION,
                        apis=[(name, spec, base_path(spec)) for name, spec in specs])
     app.add_middleware(StampHeaders, MiddlewarePosition.BEFORE_CONTEXT, wires=wires)
@@ -129,7 +156,9 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
                        token=settings.admin_token)
     app.add_middleware(SigV4Gate, MiddlewarePosition.BEFORE_SWAGGER, wires=wires,
                        secrets=settings.aws_secrets)
-    handler = _error_handler(wires)
+    app.add_middleware(InjectFaults, MiddlewarePosition.BEFORE_SECURITY, wires=wires, store=store,
+                       control_base=control_base)
+    handler = _error_handler(wires, allowed_methods(specs))
     for kind in (ApiError, ProblemException, HTTPException, Exception):
         app.add_error_handler(kind, handler)
     return app

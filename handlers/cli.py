@@ -29,7 +29,8 @@ def _serve(args: argparse.Namespace) -> int:
                         max_body=args.max_body, body_timeout=args.body_timeout,
                         validate_responses=not args.no_response_validation,
                         admin_token=args.admin_token, aws_secrets=secrets, clock=args.clock,
-                        lifecycle=args.lifecycle, use_lifecycle=not args.no_lifecycle)
+                        lifecycle=args.lifecycle, use_lifecycle=not args.no_lifecycle,
+                        journal_size=args.journal_size)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="durations, queue capacities and outcome shares (default: data/lifecycle.yaml)")
     moves.add_argument("--no-lifecycle", action="store_true",
                        help="jobs move only when a request or the control plane moves them")
+    serve.add_argument("--journal-size", type=int, default=1000, metavar="N",
+                       help="how many recent requests GET /_cancelgate/requests keeps (0: off, for load tests)")
     serve.add_argument("--no-response-validation", action="store_true",
                        help="skip validating responses against the specs (faster)")
     serve.add_argument("--log-level", default="info",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 
 from handlers.batch import JOBS as BATCH_JOBS, _arn_of
+from handlers.observe import FAULTS
 from handlers.rules import batch as batch_rules
 from handlers.runtime import current
 from handlers.wire import ApiError
@@ -57,3 +58,44 @@ async def dispatch_batch_queue(jobQueue: str):
     if moved is None:
         raise ApiError("Not Found", f"queue {jobQueue} has no RUNNABLE job", 404)
     return {"jobId": moved["jobId"], "status": moved["status"]}
+
+
+async def list_requests(operationId: str | None = None, status: int | None = None, limit: int = 1000):
+    return {"requests": current().journal.query(operationId, status, limit)}
+
+
+async def clear_requests():
+    current().journal.clear()
+    return None, 204
+
+
+def _rules(tx) -> list[dict]:
+    return sorted(tx.table(FAULTS).values(), key=lambda rule: rule["id"])
+
+
+def _drop_rules(tx) -> None:
+    table = tx.table(FAULTS)
+    for rule in list(table.values()):
+        table.pop(rule["id"])
+
+
+async def list_faults():
+    return {"rules": current().store.transact(_rules)}
+
+
+async def put_faults(body: dict):
+    def replace(tx):
+        _drop_rules(tx)
+        table = tx.table(FAULTS)
+        for index, given in enumerate(body["rules"]):
+            rule = {**given, "id": f"rule-{index:03d}", "fired": 0}
+            if "count" in given:
+                rule["remaining"] = given["count"]
+            table[rule["id"]] = rule
+        return _rules(tx)
+    return {"rules": current().store.transact(replace)}
+
+
+async def clear_faults():
+    current().store.transact(_drop_rules)
+    return None, 204

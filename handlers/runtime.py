@@ -16,6 +16,7 @@ class Runtime:
     region: str = "us-east-1"
     account: str = "123456789012"
     scheduler: Any = None  # handlers.lifecycle.Scheduler, or None with --no-lifecycle
+    journal: Any = None    # handlers.observe.Journal
 
 
 _current: Runtime | None = None

@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import threading
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -32,6 +33,10 @@ Doc = dict[str, Any]
 Fixtures = dict[str, dict[str, Doc]]
 
 COMPACT_EVERY = 5000
+
+# Set by whoever wants to know which (table, key) pairs the current task's transactions wrote
+# (the request journal); None, the default, records nothing.
+touched_keys: ContextVar[list | None] = ContextVar("touched_keys", default=None)
 
 
 class StoreLocked(RuntimeError):
@@ -219,6 +224,9 @@ class Store:
                 for kind, key, doc in changes:
                     table = self._db.table(kind)
                     table.drop(key) if doc is None else table.put(key, doc)
+                record = touched_keys.get()
+                if record is not None:
+                    record.extend((kind, key) for kind, key, _ in changes)
                 if self._journal and self._journal.pending >= COMPACT_EVERY:
                     self._journal.snapshot(self._data())
             return result
@@ -230,6 +238,10 @@ class Store:
             self._load(copy.deepcopy(fixtures or {}))
             if self._journal:
                 self._journal.snapshot(self._data())
+
+    def count(self, kind: str) -> int:
+        """How many documents one table holds (cheap: no copy, no transaction)."""
+        return len(self._db.table(kind))
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -69,6 +69,12 @@ class AwsWire:
     def stamp(self) -> dict[str, str]:
         return {"x-amzn-RequestId": str(uuid.uuid4())}
 
+    def fault_codes(self) -> set[str]:
+        return set(self.statuses)
+
+    def fault_status(self, code: str, status: int | None = None) -> int:
+        return status or self.statuses.get(code, 500)
+
 
 @dataclass
 class VaultWire:
@@ -88,6 +94,13 @@ class VaultWire:
     def stamp(self) -> dict[str, str]:
         return {"X-VaultAPI-ExecutionId": str(uuid.uuid4())}
 
+    def fault_codes(self) -> set[str]:
+        return {"API_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", "UNEXPECTED_ERROR", "RACE_CONDITION",
+                "OPERATION_IN_PROGRESS", "INVALID_SESSION_ID"}
+
+    def fault_status(self, code: str, status: int | None = None) -> int:
+        return 200  # Vault answers every failure with HTTP 200
+
 
 @dataclass
 class ProblemWire:
@@ -105,6 +118,12 @@ class ProblemWire:
 
     def stamp(self) -> dict[str, str]:
         return {}
+
+    def fault_codes(self) -> set[str]:
+        return set()
+
+    def fault_status(self, code: str, status: int | None = None) -> int:
+        return status or 500
 
 
 Wire = AwsWire | VaultWire | ProblemWire
@@ -128,14 +147,21 @@ class WireMap:
     """Which wire answers for a path: the spec with the longest base path that contains it."""
 
     def __init__(self) -> None:
-        self._prefixes: list[tuple[str, Wire]] = []
+        self._prefixes: list[tuple[str, Wire, str]] = []
 
-    def add(self, base_path: str, wire: Wire) -> None:
-        self._prefixes.append((base_path.rstrip("/"), wire))
+    def add(self, base_path: str, wire: Wire, family: str) -> None:
+        self._prefixes.append((base_path.rstrip("/"), wire, family))
         self._prefixes.sort(key=lambda item: len(item[0]), reverse=True)
 
-    def for_path(self, path: str) -> Wire:
-        for prefix, wire in self._prefixes:
+    def _owner(self, path: str) -> tuple[Wire, str]:
+        for prefix, wire, family in self._prefixes:
             if not prefix or path == prefix or path.startswith(prefix + "/"):
-                return wire
-        return ProblemWire()
+                return wire, family
+        return ProblemWire(), "unknown"
+
+    def for_path(self, path: str) -> Wire:
+        return self._owner(path)[0]
+
+    def family_for(self, path: str) -> str:
+        """The name of the spec that owns `path` (its file name: batch, iot, vault, control)."""
+        return self._owner(path)[1]
