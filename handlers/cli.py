@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 
-import uvicorn
+from handlers.resources import families, specs_dir
 
-from handlers.app import Settings, create_app
-from handlers.sigv4 import load_credentials
-from handlers.store import StoreLocked
+# Connexion imports Starlette's test client, which warns about httpx on every start.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 
 def _fail(message: str) -> int:
@@ -18,6 +18,11 @@ def _fail(message: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from handlers.app import Settings, create_app
+    from handlers.sigv4 import load_credentials
+    from handlers.store import StoreLocked
     if args.workers > 1:
         return _fail("the embedded TinyDB store lives in one process, so --workers must be 1; "
                      "to serve one state from several workers, use a Redis store (--store redis://...)")
@@ -41,6 +46,20 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 access_log=True, timeout_graceful_shutdown=5)
     return 0
+
+
+def _spec(args: argparse.Namespace) -> int:
+    path = specs_dir() / f"{args.family}.yaml"
+    if not path.exists():
+        return _fail(f"no spec named {args.family!r}; one of {', '.join(families())}")
+    sys.stdout.write(path.read_text(encoding="utf-8"))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from handlers.contract import run_checks  # schemathesis is only needed here
+    return run_checks(args.url.rstrip("/"), args.family or [f for f in families() if f != "control"],
+                      args.max_examples)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
     serve.set_defaults(run=_serve)
+
+    spec = commands.add_parser("spec", help="print the OpenAPI spec of one family")
+    spec.add_argument("family", help=f"one of: {', '.join(families())}")
+    spec.set_defaults(run=_spec)
+
+    check = commands.add_parser("check", help="contract-test a running deployment with schemathesis")
+    check.add_argument("--url", default="http://127.0.0.1:4566",
+                       help="where the deployment answers (default http://127.0.0.1:4566)")
+    check.add_argument("--family", action="append", choices=families(),
+                       help="check only this family (repeatable; default: every emulated API)")
+    check.add_argument("--max-examples", type=int, default=None,
+                       help="cases per operation and phase (default: schemathesis.toml)")
+    check.set_defaults(run=_check)
     return parser
 
 

@@ -19,3 +19,16 @@ def specs_dir() -> Path:
 
 def data_dir() -> Path:
     return _find("data")
+
+
+def families() -> list[str]:
+    """The spec names, which are the family names: batch, control, iot, vault."""
+    return sorted(path.stem for path in specs_dir().glob("*.yaml"))
+
+
+def schemathesis_config() -> Path:
+    """Our schemathesis settings: beside the package in a wheel, at the repository top in a checkout."""
+    for candidate in (_PACKAGE / "schemathesis.toml", _PACKAGE.parent / "schemathesis.toml"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("cancelgate cannot find its schemathesis.toml")
