@@ -140,7 +140,10 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         if name == "control":
             control_base = base_path(spec)
         # Docs page at <base>/ui/, the spec as JSON at <base>/openapi.json.
-        app.add_api(spec, name=name, strict_validation=True, validator_map=VALIDATORS,
+        # An explicit base path lets Connexion order the mounts most specific first; left to
+        # the spec, every API sorts as "/" and the root-mounted IoT API can shadow the others.
+        app.add_api(spec, name=name, base_path=base_path(spec), strict_validation=True,
+                    validator_map=VALIDATORS,
                     validate_responses=settings.validate_responses,
                     swagger_ui_options=SwaggerUIOptions(swagger_ui=True))
     app.add_middleware(RecordRequests, MiddlewarePosition.BEFORE_EXCEPTION, wires=wires,

@@ -4,7 +4,9 @@ from __future__ import annotations
 import datetime
 
 from handlers.batch import JOBS as BATCH_JOBS, _arn_of
+from handlers import iot
 from handlers.observe import FAULTS
+from handlers.rules import iot as iot_rules
 from handlers.rules import batch as batch_rules
 from handlers.runtime import current
 from handlers.wire import ApiError
@@ -99,3 +101,13 @@ async def put_faults(body: dict):
 async def clear_faults():
     current().store.transact(_drop_rules)
     return None, 204
+
+
+async def put_iot_execution(thingName: str, jobId: str, body: dict):
+    iot_rules.check_status_details(body.get("statusDetails"))
+    rt = current()
+    now = rt.clock.now_ms()
+    execution = rt.store.transact(lambda tx: iot_rules.put_execution(
+        tx.table(iot.THINGS), tx.table(iot.JOBS), tx.table(iot.EXECUTIONS), thingName, jobId, body, now,
+        iot._thing_arn, iot._job_arn))
+    return {"execution": iot_rules.execution_view(execution)}

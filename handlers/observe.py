@@ -98,7 +98,7 @@ class RecordRequests:
                 "status": notes["status"],
                 "errorCode": notes.get("error"),
                 "durationMs": round((time.perf_counter() - started) * 1000, 3),
-                "touched": sorted({key for _, key in keys}),
+                "touched": sorted({key for kind, key in keys if kind != FAULTS}),
             })
 
 

@@ -39,6 +39,9 @@ def first_error(schema: dict, instance: t.Any) -> str | None:
     return f"{error.message} - '{path}'" if path else error.message
 
 
+_ABSENT = object()  # no body at all, as opposed to a JSON `null`
+
+
 def _no_constants(name: str) -> t.NoReturn:
     raise ValueError(f"{name} is not JSON")
 
@@ -53,7 +56,7 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         except UnicodeDecodeError:
             raise BadRequestProblem(detail="request body is not valid UTF-8") from None
         if not text:
-            return None
+            return _ABSENT
         try:
             return json.loads(text, parse_constant=_no_constants)
         except RecursionError:
@@ -62,8 +65,10 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             raise BadRequestProblem(detail=f"request body is not valid JSON: {error}") from None
 
     def _validate(self, body: t.Any) -> t.Optional[dict]:
-        if not self._nullable and body is None:
-            raise BadRequestProblem("Request body must not be empty")
+        if body is _ABSENT:
+            if self._required:
+                raise BadRequestProblem("Request body must not be empty")
+            return None  # an optional body left out (IoT's CancelJobExecution, CreateThing)
         try:
             error = first_error(self._schema, body)
         except RecursionError:

@@ -83,16 +83,22 @@ def live(server) -> Server:
     return server
 
 
-def aws_client(service: str, url: str, **config):
+def aws_client(service: str, url: str, retries: dict | None = None, **config):
     return boto3.client(
         service, endpoint_url=url, region_name="us-east-1",
         aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",
-        config=Config(retries={"max_attempts": 1}, **config))
+        # botocore's max_attempts counts retries; total_max_attempts 1 means no retry at all
+        config=Config(retries=retries or {"mode": "standard", "total_max_attempts": 1}, **config))
 
 
 @pytest.fixture
 def batch(live):
     return aws_client("batch", live.url)
+
+
+@pytest.fixture
+def iot(live):
+    return aws_client("iot", live.url)
 
 
 @pytest.fixture

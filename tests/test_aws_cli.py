@@ -34,3 +34,14 @@ def test_cli_reports_client_exception(live):
     refused = aws(live, "batch", "cancel-job", "--job-id", "not-a-job-id", "--reason", "x")
     assert refused.returncode != 0
     assert "ClientException" in refused.stderr
+
+
+def test_cli_force_cancels_an_iot_execution(live):
+    canceled = aws(live, "iot", "cancel-job-execution", "--thing-name", "device-2", "--job-id", "firmware-update",
+                   "--force")
+    assert canceled.returncode == 0, canceled.stderr
+    described = aws(live, "iot", "describe-job-execution", "--thing-name", "device-2", "--job-id", "firmware-update")
+    execution = json.loads(described.stdout)["execution"]
+    assert (execution["status"], execution["forceCanceled"]) == ("CANCELED", True)
+    refused = aws(live, "iot", "cancel-job-execution", "--thing-name", "device-2", "--job-id", "firmware-update")
+    assert refused.returncode != 0 and "InvalidStateTransitionException" in refused.stderr

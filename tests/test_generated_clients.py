@@ -53,3 +53,20 @@ def test_generated_batch_client_submits_cancels_and_describes(batch_client):
         (models.JobStatus.FAILED, True, "from a stub")]
     refused = cancel.sync(client=client, body=models.CancelJobRequest(job_id="not-an-id", reason="x"))
     assert isinstance(refused, models.AwsError) and refused.field_type_ == "ClientException"
+
+
+def test_generated_iot_client_creates_a_job_and_cancels_an_execution(live, tmp_path):
+    package = generate("iot", tmp_path).__name__
+    client = importlib.import_module(f"{package}.client").Client(base_url=live.url, raise_on_unexpected_status=True)
+    models = importlib.import_module(f"{package}.models")
+    api = lambda name: importlib.import_module(f"{package}.api.{name}")
+    thing = api("things.create_thing").sync(client=client, thing_name="stub-thing", body=models.CreateThingRequest())
+    api("jobs.create_job").sync(client=client, job_id="stub-job",
+                                body=models.CreateJobRequest(targets=[thing.thing_arn], document="{}"))
+    response = api("cancel.cancel_job_execution").sync_detailed(
+        client=client, thing_name="stub-thing", job_id="stub-job",
+        body=models.CancelJobExecutionRequest(expected_version=1))
+    assert response.status_code == 200
+    described = api("jobs.describe_job_execution").sync(client=client, thing_name="stub-thing", job_id="stub-job")
+    assert described.execution.status == models.JobExecutionStatus.CANCELED
+    assert described.execution.version_number == 2

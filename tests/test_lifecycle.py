@@ -181,3 +181,22 @@ def test_same_steps_give_the_same_transitions(world):
         return [(t["id"], t["from"], t["to"], t["at"] - start) for t in moves]
     first, second = run(), run()
     assert first == second and len(first) > 8
+
+
+def test_iot_execution_moves_and_versions_grow(tmp_path):
+    config = tmp_path / "iot.yaml"
+    config.write_text(yaml.safe_dump({"iot": {"durations": {"QUEUED": 2, "IN_PROGRESS": 3},
+                                              "outcomes": {"SUCCEEDED": 1.0}}}))
+    server = start_server(tmp_path, "--lifecycle", str(config))
+    try:
+        iot = aws_client("iot", server.url)
+        described = lambda: iot.describe_job_execution(thingName="device-1", jobId="firmware-update")["execution"]
+        assert (described()["status"], described()["versionNumber"]) == ("QUEUED", 1)
+        advance(server, 2)
+        assert (described()["status"], described()["versionNumber"]) == ("IN_PROGRESS", 2)
+        with pytest.raises(iot.exceptions.InvalidStateTransitionException):
+            iot.cancel_job_execution(thingName="device-1", jobId="firmware-update")
+        advance(server, 3)
+        assert (described()["status"], described()["versionNumber"]) == ("SUCCEEDED", 3)
+    finally:
+        server.stop()

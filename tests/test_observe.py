@@ -50,7 +50,7 @@ def test_boto3_standard_retries_ride_through_two_server_errors(live, http):
     put_rules(http, {"match": {"operationId": "CancelJob"}, "fault": {"code": "ServerException"}, "count": 2})
     batch = boto3.client("batch", endpoint_url=live.url, region_name="us-east-1",
                          aws_access_key_id="a", aws_secret_access_key="b",
-                         config=Config(retries={"mode": "standard", "max_attempts": 3}))
+                         config=Config(retries={"mode": "standard", "total_max_attempts": 3}))
     batch.cancel_job(jobId=JOB, reason="third time lucky")
     assert job(http)["statusReason"] == "third time lucky"
 

@@ -227,7 +227,7 @@ def test_sigv4_is_verified_with_configured_credentials(tmp_path):
         def client(key: str, secret: str):
             return boto3.client("batch", endpoint_url=server.url, region_name="us-east-1",
                                 aws_access_key_id=key, aws_secret_access_key=secret,
-                                config=Config(retries={"max_attempts": 1}))
+                                config=Config(retries={"total_max_attempts": 1}))
         good = client("AKIDGOOD", "right-secret")
         good.cancel_job(jobId=FIXTURE_SUBMITTED, reason="signed")
         assert good.describe_jobs(jobs=[FIXTURE_SUBMITTED])["jobs"][0]["statusReason"] == "signed"

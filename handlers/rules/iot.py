@@ -1,0 +1,270 @@
+"""AWS IoT Jobs state: things, jobs, and each thing's execution of a job (seed 003).
+
+Tables (mapping-like, as in rules/batch.py): `things` by thing name, `jobs` by job id, and
+`executions` by `"<thingName>/<jobId>"` (a thing name cannot contain `/`). Times are epoch ms
+here and epoch seconds on the wire. Keys starting with `_` are bookkeeping, never shown:
+`_jobs` on a thing lists the jobs it is a target of; `_since` on an execution is when it
+entered its status.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import unicodedata
+import uuid
+
+from handlers.wire import ApiError
+
+FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED")
+STATUSES = ("QUEUED", "IN_PROGRESS") + FINISHED
+DETAIL_KEY = re.compile(r"^[a-zA-Z0-9:_-]{1,128}\Z")
+THING_ARN = re.compile(r"^arn:aws:iot:[a-z0-9-]+:[0-9]{12}:thing/(?P<name>[a-zA-Z0-9:_-]{1,128})\Z")
+
+
+def execution_key(thing_name: str, job_id: str) -> str:
+    return f"{thing_name}/{job_id}"
+
+
+def thing_arn(region: str, account: str, name: str) -> str:
+    return f"arn:aws:iot:{region}:{account}:thing/{name}"
+
+
+def job_arn(region: str, account: str, job_id: str) -> str:
+    return f"arn:aws:iot:{region}:{account}:job/{job_id}"
+
+
+def seconds(ms: int) -> float:
+    return ms / 1000
+
+
+def _not_found(message: str) -> ApiError:
+    return ApiError("ResourceNotFoundException", message)
+
+
+def check_status_details(details: dict | None) -> None:
+    """The exact rules of DetailsMap beyond what JSON Schema can say: key pattern, and values
+    free of every Unicode category C character (controls, format, private use, unassigned)."""
+    for key, value in (details or {}).items():
+        if not DETAIL_KEY.match(key):
+            raise ApiError("InvalidRequestException",
+                           "statusDetails keys are 1 to 128 of letters, digits, ':', '_' and '-'")
+        if any(unicodedata.category(ch).startswith("C") for ch in value):
+            raise ApiError("InvalidRequestException",
+                           f"statusDetails value of {key} contains a control or other category C character")
+
+
+# --- things and jobs --------------------------------------------------------------------------
+
+def create_thing(things, name: str, request: dict, arn: str) -> dict:
+    wanted = {k: request[k] for k in ("thingTypeName", "attributePayload", "billingGroupName") if k in request}
+    existing = things.get(name)
+    if existing is not None:
+        if existing.get("_config", {}) != wanted:
+            raise ApiError("ResourceAlreadyExistsException",
+                           f"Thing {name} already exists with a different configuration")
+        return existing
+    thing = {"thingName": name, "thingArn": arn, "thingId": str(uuid.uuid4()), "_config": wanted, "_jobs": []}
+    things[name] = thing
+    return thing
+
+
+def create_job(things, jobs, executions, job_id: str, request: dict, now: int, arn: str) -> dict:
+    if jobs.get(job_id) is not None:
+        raise ApiError("ResourceAlreadyExistsException", f"Job {job_id} already exists")
+    names = []
+    for target in request["targets"]:
+        name = THING_ARN.match(target).group("name")
+        if things.get(name) is None:
+            raise _not_found(f"Thing {name} (target {target}) does not exist")
+        if name not in names:
+            names.append(name)
+    job = {"jobId": job_id, "jobArn": arn, "targets": list(request["targets"]),
+           "targetSelection": request.get("targetSelection", "SNAPSHOT"),
+           "createdAt": now, "lastUpdatedAt": now}
+    for field in ("description", "document", "documentSource"):
+        if field in request:
+            job[field] = request[field]
+    jobs[job_id] = job
+    for name in names:
+        thing = things.get(name)
+        things[name] = {**thing, "_jobs": [*thing.get("_jobs", []), job_id]}
+        executions[execution_key(name, job_id)] = {
+            "thingName": name, "jobId": job_id, "thingArn": thing["thingArn"], "status": "QUEUED",
+            "queuedAt": now, "lastUpdatedAt": now, "executionNumber": 1, "versionNumber": 1,
+            "statusDetails": {}, "_since": now}
+    return job
+
+
+def put_execution(things, jobs, executions, thing_name: str, job_id: str, given: dict, now: int,
+                  thing_arn_of, job_arn_of) -> dict:
+    """Control plane: an execution in any status, creating its thing and job if missing."""
+    thing = things.get(thing_name) or {"thingName": thing_name, "thingArn": thing_arn_of(thing_name),
+                                       "thingId": str(uuid.uuid4()), "_config": {}, "_jobs": []}
+    if job_id not in thing.get("_jobs", []):
+        thing = {**thing, "_jobs": [*thing.get("_jobs", []), job_id]}
+    things[thing_name] = thing
+    job = jobs.get(job_id) or {"jobId": job_id, "jobArn": job_arn_of(job_id), "targets": [],
+                               "targetSelection": "SNAPSHOT", "createdAt": now, "lastUpdatedAt": now}
+    if thing["thingArn"] not in job["targets"]:
+        job = {**job, "targets": [*job["targets"], thing["thingArn"]]}
+    jobs[job_id] = job
+    previous = executions.get(execution_key(thing_name, job_id)) or {}
+    execution = {"thingName": thing_name, "jobId": job_id, "thingArn": thing["thingArn"],
+                 "status": given["status"], "queuedAt": previous.get("queuedAt", now),
+                 "lastUpdatedAt": now, "executionNumber": given.get("executionNumber", 1),
+                 "versionNumber": given.get("versionNumber", previous.get("versionNumber", 0) + 1),
+                 "statusDetails": given.get("statusDetails", previous.get("statusDetails", {})),
+                 "_since": now}
+    if given["status"] != "QUEUED":
+        execution["startedAt"] = previous.get("startedAt", now)
+    if given.get("forceCanceled"):
+        execution["forceCanceled"] = True
+    executions[execution_key(thing_name, job_id)] = execution
+    return execution
+
+
+# --- cancel ---------------------------------------------------------------------------------
+
+def cancel_execution(things, executions, thing_name: str, job_id: str, *, force: bool,
+                     expected_version: int | None, status_details: dict | None, now: int) -> dict:
+    """CancelJobExecution, as seed 003 states it."""
+    if things.get(thing_name) is None:
+        raise _not_found(f"Thing {thing_name} not found")
+    key = execution_key(thing_name, job_id)
+    execution = executions.get(key)
+    if execution is None:
+        raise _not_found(f"Job execution of job {job_id} on thing {thing_name} not found")
+    if expected_version is not None and expected_version != execution["versionNumber"]:
+        raise ApiError("VersionConflictException",
+                       f"expectedVersion {expected_version} does not match the current version "
+                       f"{execution['versionNumber']} of the job execution")
+    status = execution["status"]
+    if status == "IN_PROGRESS" and not force:
+        raise ApiError("InvalidStateTransitionException",
+                       "Job execution is IN_PROGRESS; cancel it with force=true")
+    if status not in ("QUEUED", "IN_PROGRESS"):
+        raise ApiError("InvalidStateTransitionException", f"Job execution is {status} and cannot be canceled")
+    canceled = {**execution, "status": "CANCELED", "lastUpdatedAt": now, "_since": now,
+                "versionNumber": execution["versionNumber"] + 1}
+    if status == "IN_PROGRESS":
+        canceled["forceCanceled"] = True
+    if status_details is not None:
+        canceled["statusDetails"] = dict(status_details)
+    executions[key] = canceled
+    return canceled
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def execution_view(execution: dict) -> dict:
+    shown = {"jobId": execution["jobId"], "status": execution["status"],
+             "thingArn": execution["thingArn"],
+             "statusDetails": {"detailsMap": dict(execution.get("statusDetails") or {})},
+             "queuedAt": seconds(execution["queuedAt"]), "lastUpdatedAt": seconds(execution["lastUpdatedAt"]),
+             "executionNumber": execution["executionNumber"], "versionNumber": execution["versionNumber"]}
+    if "startedAt" in execution:
+        shown["startedAt"] = seconds(execution["startedAt"])
+    if execution.get("forceCanceled"):
+        shown["forceCanceled"] = True
+    return shown
+
+
+def summary_view(execution: dict) -> dict:
+    shown = {"status": execution["status"], "queuedAt": seconds(execution["queuedAt"]),
+             "lastUpdatedAt": seconds(execution["lastUpdatedAt"]),
+             "executionNumber": execution["executionNumber"], "retryAttempt": 0}
+    if "startedAt" in execution:
+        shown["startedAt"] = seconds(execution["startedAt"])
+    return shown
+
+
+COUNTS = {"CANCELED": "numberOfCanceledThings", "SUCCEEDED": "numberOfSucceededThings",
+          "FAILED": "numberOfFailedThings", "REJECTED": "numberOfRejectedThings",
+          "QUEUED": "numberOfQueuedThings", "IN_PROGRESS": "numberOfInProgressThings",
+          "REMOVED": "numberOfRemovedThings", "TIMED_OUT": "numberOfTimedOutThings"}
+
+
+def job_view(job: dict, executions_of_job: list[dict]) -> dict:
+    counts = {name: 0 for name in COUNTS.values()}
+    for execution in executions_of_job:
+        counts[COUNTS[execution["status"]]] += 1
+    done = executions_of_job and all(e["status"] in FINISHED for e in executions_of_job)
+    shown = {"jobArn": job["jobArn"], "jobId": job["jobId"], "targetSelection": job["targetSelection"],
+             "status": "COMPLETED" if done and job["targetSelection"] == "SNAPSHOT" else "IN_PROGRESS",
+             "targets": job["targets"], "createdAt": seconds(job["createdAt"]),
+             "lastUpdatedAt": seconds(max([job["lastUpdatedAt"], *(e["lastUpdatedAt"] for e in executions_of_job)])),
+             "jobProcessDetails": counts}
+    if shown["status"] == "COMPLETED":
+        shown["completedAt"] = shown["lastUpdatedAt"]
+    if "description" in job:
+        shown["description"] = job["description"]
+    return shown
+
+
+def thing_name_of(arn: str) -> str:
+    return THING_ARN.match(arn).group("name")
+
+
+def page(items: list, token: str | None, size: int | None) -> tuple[list, str | None]:
+    """A page of `items` and the token of the next one (None when this was the last)."""
+    start = 0
+    if token:
+        try:
+            kind, _, offset = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        except ValueError:
+            kind, offset = "", ""
+        if kind != "offset" or not offset.isdigit():
+            raise ApiError("InvalidRequestException", "nextToken is not a token this service issued")
+        start = int(offset)
+    size = size or 250
+    following = start + size
+    token = base64.urlsafe_b64encode(f"offset:{following}".encode()).decode() if following < len(items) else None
+    return items[start:following], token
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+def outcome(execution: dict, shares: dict) -> str:
+    """Where an IN_PROGRESS execution ends, picked by a hash of thing and job: always the same."""
+    digest = hashlib.sha256(f"{execution['thingName']}/{execution['jobId']}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64
+    total = sum(shares.values()) or 1
+    for status, share in sorted(shares.items()):
+        point -= share / total
+        if point < 0:
+            return status
+    return "SUCCEEDED"
+
+
+def lifecycle_next(executions, config: dict) -> int | None:
+    durations = config["durations"]
+    times = [e["_since"] + int(durations[e["status"]] * 1000) for e in executions.values()
+             if e["status"] in durations and "_since" in e]
+    return min(times, default=None)
+
+
+def lifecycle_step(executions, now: int, config: dict) -> list[dict]:
+    """QUEUED -> IN_PROGRESS -> an outcome (SUCCEEDED, or FAILED / TIMED_OUT / REJECTED by the
+    configured shares), each step bumping versionNumber like a device's update does."""
+    durations = config["durations"]
+    changes = []
+    for execution in sorted(executions.values(), key=lambda e: (e.get("queuedAt", 0), e["thingName"], e["jobId"])):
+        if execution["status"] not in durations:
+            continue
+        if "_since" not in execution:
+            executions[execution_key(execution["thingName"], execution["jobId"])] = {**execution, "_since": now}
+            continue
+        at = execution["_since"] + int(durations[execution["status"]] * 1000)
+        while execution["status"] in durations and at <= now:
+            status = "IN_PROGRESS" if execution["status"] == "QUEUED" else outcome(execution, config["outcomes"])
+            moved = {**execution, "status": status, "_since": at, "lastUpdatedAt": at,
+                     "versionNumber": execution["versionNumber"] + 1}
+            if status == "IN_PROGRESS":
+                moved["startedAt"] = at
+            executions[execution_key(execution["thingName"], execution["jobId"])] = moved
+            changes.append({"id": execution_key(execution["thingName"], execution["jobId"]),
+                            "from": execution["status"], "to": status, "at": at})
+            execution = moved
+            at = execution["_since"] + int(durations.get(execution["status"], 0) * 1000)
+    return changes
