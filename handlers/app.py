@@ -51,6 +51,8 @@ class Settings:
     lifecycle: str | None = None         # a lifecycle YAML; None means data/lifecycle.yaml
     use_lifecycle: bool = True
     journal_size: int = 1000             # 0 switches the request journal off
+    vault_cancel_delay: float | None = None  # seconds CANCELLING lasts; None: the lifecycle file's
+    vault_session_idle: float = 1800.0   # seconds a Vault session may sit unused
 
 
 def load_specs() -> list[tuple[str, dict]]:
@@ -101,7 +103,7 @@ def _error_handler(wires: WireMap, allow):
     def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         error = to_api_error(request, exc)
         note(error=error.code)
-        rendered = wires.for_path(request.url.path).render(error)
+        rendered = wires.for_path(request.url.path).render(error, request.headers.get("accept", ""))
         return ConnexionResponse(status_code=rendered.status_code, body=rendered.body,
                                  headers=dict(rendered.headers), mimetype=rendered.media_type)
     return handle
@@ -116,9 +118,16 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     scheduler = None
     if settings.use_lifecycle:
         config = lifecycle.load_config(settings.lifecycle or Path(data_dir()) / "lifecycle.yaml")
+        if settings.vault_cancel_delay is not None:
+            vault = config.setdefault("vault", {"durations": {}})
+            vault.setdefault("durations", {})["CANCELLING"] = settings.vault_cancel_delay
         scheduler = lifecycle.Scheduler(store, clock, config)
     journal = Journal(settings.journal_size)
-    install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler, journal=journal))
+    specs = load_specs()
+    wires = WireMap()
+    install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler, journal=journal,
+                    wires=wires, specs=dict(specs),
+                    vault_session_idle_ms=int(settings.vault_session_idle * 1000)))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -132,8 +141,6 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
             store.close()
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan)
-    wires = WireMap()
-    specs = load_specs()
     control_base = "/_cancelgate"
     for name, spec in specs:
         wires.add(base_path(spec), wire_from_spec(spec["x-cancelgate-wire"]), name)

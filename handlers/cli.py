@@ -35,7 +35,8 @@ def _serve(args: argparse.Namespace) -> int:
                         validate_responses=not args.no_response_validation,
                         admin_token=args.admin_token, aws_secrets=secrets, clock=args.clock,
                         lifecycle=args.lifecycle, use_lifecycle=not args.no_lifecycle,
-                        journal_size=args.journal_size)
+                        journal_size=args.journal_size, vault_cancel_delay=args.vault_cancel_delay,
+                        vault_session_idle=args.vault_session_idle)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(settings)
@@ -59,7 +60,7 @@ def _spec(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from handlers.contract import run_checks  # schemathesis is only needed here
     return run_checks(args.url.rstrip("/"), args.family or [f for f in families() if f != "control"],
-                      args.max_examples)
+                      args.max_examples, (args.vault_user, args.vault_password))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="jobs move only when a request or the control plane moves them")
     serve.add_argument("--journal-size", type=int, default=1000, metavar="N",
                        help="how many recent requests GET /_cancelgate/requests keeps (0: off, for load tests)")
+    serve.add_argument("--vault-cancel-delay", type=float, metavar="SECONDS",
+                       help="how long a Vault job stays CANCELLING before CANCELLED (default 2, from the lifecycle file)")
+    serve.add_argument("--vault-session-idle", type=float, default=1800.0, metavar="SECONDS",
+                       help="a Vault session unused this long expires (default 30 minutes)")
     serve.add_argument("--no-response-validation", action="store_true",
                        help="skip validating responses against the specs (faster)")
     serve.add_argument("--log-level", default="info",
@@ -112,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="check only this family (repeatable; default: every emulated API)")
     check.add_argument("--max-examples", type=int, default=None,
                        help="cases per operation and phase (default: schemathesis.toml)")
+    check.add_argument("--vault-user", default="alice@promomats.example.com",
+                       help="Vault user to open the session the Vault checks use (default: the fixture user)")
+    check.add_argument("--vault-password", default="cancelgate")
     check.set_defaults(run=_check)
     return parser
 

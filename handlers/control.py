@@ -4,9 +4,12 @@ from __future__ import annotations
 import datetime
 
 from handlers.batch import JOBS as BATCH_JOBS, _arn_of
-from handlers import iot
+import zlib
+
+from handlers import iot, vault
 from handlers.observe import FAULTS
 from handlers.rules import iot as iot_rules
+from handlers.rules import vault as vault_rules
 from handlers.rules import batch as batch_rules
 from handlers.runtime import current
 from handlers.wire import ApiError
@@ -111,3 +114,19 @@ async def put_iot_execution(thingName: str, jobId: str, body: dict):
         tx.table(iot.THINGS), tx.table(iot.JOBS), tx.table(iot.EXECUTIONS), thingName, jobId, body, now,
         iot._thing_arn, iot._job_arn))
     return {"execution": iot_rules.execution_view(execution)}
+
+
+async def put_vault_job(job_id: int, body: dict):
+    rt = current()
+    now = rt.clock.now_ms()
+    job = {"method": "POST", "created_by": 1, "created_date": now, **body, "id": job_id, "_since": now}
+    rt.store.transact(lambda tx: tx.table(vault.JOBS).__setitem__(str(job_id), job))
+    return {**vault_rules.job_view(job, "v26.2"), "vault_id": job["vault_id"]}
+
+
+async def put_vault_user(username: str, body: dict):
+    # a stable user id from the name unless one is given, so fixtures and tests can predict it
+    user = {"username": username, "password": body["password"], "vaultId": body["vault_id"],
+            "userId": body.get("user_id", 100000 + zlib.crc32(username.encode()) % 900000)}
+    current().store.transact(lambda tx: tx.table(vault.USERS).__setitem__(username, user))
+    return {"username": username, "userId": user["userId"], "vaultId": user["vaultId"]}

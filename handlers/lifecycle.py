@@ -17,6 +17,7 @@ import yaml
 
 from handlers.rules import batch as batch_rules
 from handlers.rules import iot as iot_rules
+from handlers.rules import vault as vault_rules
 
 log = logging.getLogger("cancelgate.lifecycle")
 
@@ -24,6 +25,7 @@ log = logging.getLogger("cancelgate.lifecycle")
 ENGINES: dict[str, tuple[str, Any, Any]] = {
     "batch": ("batch_jobs", batch_rules.lifecycle_step, batch_rules.lifecycle_next),
     "iot": ("iot_executions", iot_rules.lifecycle_step, iot_rules.lifecycle_next),
+    "vault": ("vault_jobs", vault_rules.lifecycle_step, vault_rules.lifecycle_next),
 }
 
 MAX_EVENTS_PER_ADVANCE = 100_000
@@ -31,7 +33,7 @@ MAX_EVENTS_PER_ADVANCE = 100_000
 
 def load_config(path: str | Path) -> dict:
     config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    unknown = set(config) - set(ENGINES) - {"vault"}
+    unknown = set(config) - set(ENGINES)
     if unknown:
         raise ValueError(f"lifecycle file names unknown families: {sorted(unknown)}")
     return config

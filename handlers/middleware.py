@@ -27,8 +27,11 @@ class StampHeaders:
 
         async def stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                stamp = [(k.lower().encode(), v.encode()) for k, v in wire.stamp().items()]
-                message = {**message, "headers": [*message.get("headers", []), *stamp]}
+                headers = message.get("headers", [])
+                present = {name.lower() for name, _ in headers}
+                stamp = [(k.lower().encode(), v.encode()) for k, v in wire.stamp().items()
+                         if k.lower().encode() not in present]
+                message = {**message, "headers": [*headers, *stamp]}
             await send(message)
 
         await self.app(scope, receive, stamped)

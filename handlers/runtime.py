@@ -17,6 +17,9 @@ class Runtime:
     account: str = "123456789012"
     scheduler: Any = None  # handlers.lifecycle.Scheduler, or None with --no-lifecycle
     journal: Any = None    # handlers.observe.Journal
+    wires: Any = None      # handlers.wire.WireMap: each family's answer format
+    specs: dict = field(default_factory=dict)   # spec name -> the spec as loaded
+    vault_session_idle_ms: int = 30 * 60 * 1000
 
 
 _current: Runtime | None = None

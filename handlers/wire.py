@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from xml.etree import ElementTree
 
 from starlette.responses import Response
 
@@ -20,12 +21,13 @@ class ApiError(Exception):
     """
 
     def __init__(self, code: str, message: str, status: int | None = None, *,
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, extra: dict | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.headers = headers or {}
+        self.extra = extra or {}  # fields a wire adds beside the error (Vault's `errorType`)
 
     def __repr__(self) -> str:
         return f"ApiError({self.code!r}, {self.message!r}, {self.status!r})"
@@ -56,7 +58,7 @@ class AwsWire:
     # framework statuses that have a modelled exception of their own (for example 404 routes)
     by_status: dict[int, str] = field(default_factory=dict)
 
-    def render(self, error: ApiError) -> Response:
+    def render(self, error: ApiError, accept: str = "") -> Response:
         status = error.status or self.statuses.get(error.code, 400)
         headers = {**self.stamp(), "x-amzn-ErrorType": error.code, **error.headers}
         return _json({"__type": error.code, "message": one_line(error.message)},
@@ -76,20 +78,76 @@ class AwsWire:
         return status or self.statuses.get(code, 500)
 
 
+# Vault's XML: lists become repeated child elements named for what they hold.
+XML_ROOT = "ApiRestResult"
+XML_ITEMS = {"errors": "error", "data": "job", "vaultIds": "vault", "links": "link", "warnings": "warning"}
+
+
+def to_xml(body: dict) -> bytes:
+    """The JSON answer as XML under <ApiRestResult>, built with ElementTree."""
+    def fill(element: ElementTree.Element, value: object, name: str) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                fill(ElementTree.SubElement(element, key), inner, key)
+        elif isinstance(value, list):
+            for inner in value:
+                fill(ElementTree.SubElement(element, XML_ITEMS.get(name, "item")), inner, name)
+        elif isinstance(value, bool):
+            element.text = "true" if value else "false"
+        elif value is not None:
+            element.text = str(value)
+    root = ElementTree.Element(XML_ROOT)
+    fill(root, body, XML_ROOT)
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def wants_xml(accept: str) -> bool:
+    """JSON unless the client prefers XML (the first of the two it names, by q then order)."""
+    ranked = []
+    for position, part in enumerate(accept.split(",")):
+        media, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranked.append((-quality, position, media.strip().lower()))
+    for _, _, media in sorted(ranked):
+        if media in ("application/json", "application/*", "*/*"):
+            return False
+        if media in ("application/xml", "text/xml"):
+            return True
+    return False
+
+
 @dataclass
 class VaultWire:
-    """Vault answers HTTP 200 for user errors, with `responseStatus: FAILURE` and an errors list."""
+    """Vault answers HTTP 200 for user errors, with `responseStatus: FAILURE` and an errors list,
+    in JSON or, when asked, XML; every answer names its status in `X-VaultAPI-Status`."""
 
     by_status: dict[int, str]
 
-    def render(self, error: ApiError) -> Response:
-        body = {"responseStatus": "FAILURE",
-                "errors": [{"type": error.code, "message": one_line(error.message)}]}
-        headers = {**self.stamp(), "X-VaultAPI-Status": "FAILURE", **error.headers}
+    def respond(self, body: dict, accept: str = "", headers: dict[str, str] | None = None) -> Response:
+        headers = {**self.stamp(), "X-VaultAPI-Status": body.get("responseStatus", "SUCCESS"), **(headers or {})}
+        if wants_xml(accept):
+            return Response(to_xml(body), status_code=200, headers=headers, media_type="application/xml")
         return _json(body, 200, headers, "application/json")
 
+    def render(self, error: ApiError, accept: str = "") -> Response:
+        body = {"responseStatus": "FAILURE",
+                "errors": [{"type": error.code, "message": one_line(error.message)}], **error.extra}
+        return self.respond(body, accept, error.headers)
+
     def from_status(self, status: int, message: str) -> ApiError:
-        return ApiError(self.by_status.get(status, "UNEXPECTED_ERROR"), message, status)
+        code = self.by_status.get(status, "UNEXPECTED_ERROR")
+        if code == "INVALID_DATA" and ("is a required property" in message or message.startswith("Missing")):
+            code = "PARAMETER_REQUIRED"
+        if code == "INVALID_SESSION_ID":
+            message = "Invalid or expired session ID."
+        return ApiError(code, message, status)
 
     def stamp(self) -> dict[str, str]:
         return {"X-VaultAPI-ExecutionId": str(uuid.uuid4())}
@@ -107,7 +165,7 @@ class ProblemWire:
     """Our own control plane: RFC 7807 problem documents, sent as plain `application/json` so
     that each operation produces one media type (Connexion needs that to serialise answers)."""
 
-    def render(self, error: ApiError) -> Response:
+    def render(self, error: ApiError, accept: str = "") -> Response:
         status = error.status or 400
         body = {"type": "about:blank", "title": error.code, "status": status,
                 "detail": one_line(error.message)}
@@ -161,6 +219,9 @@ class WireMap:
 
     def for_path(self, path: str) -> Wire:
         return self._owner(path)[0]
+
+    def for_family(self, family: str) -> Wire:
+        return next(wire for _, wire, name in self._prefixes if name == family)
 
     def family_for(self, path: str) -> str:
         """The name of the spec that owns `path` (its file name: batch, iot, vault, control)."""

@@ -83,11 +83,13 @@ def stop_job(jobs, job_id: str, reason: str, now: int, *, terminate: bool) -> No
 
 
 def _stop_array(jobs, parent: Job, reason: str, now: int, terminate: bool) -> None:
-    if "_stop" not in parent:
-        parent = {**parent, "_stop": {"reason": reason}}
-        jobs[parent["jobId"]] = parent
+    # While the children fail, the parent holds no recorded stop, so each child's settle() does
+    # not rescan every sibling (up to 10,000 of them); the record goes on once, at the end.
+    recorded = parent.get("_stop", {"reason": reason})
+    jobs[parent["jobId"]] = {k: v for k, v in parent.items() if k != "_stop"}
     for child in child_ids(parent):
         stop_job(jobs, child, reason, now, terminate=terminate)
+    jobs[parent["jobId"]] = {**jobs.get(parent["jobId"]), "_stop": recorded}
     _finish_parent_if_done(jobs, parent["jobId"], now)
 
 
