@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,7 @@ from handlers.observe import InjectFaults, Journal, RecordRequests, note
 from handlers.sigv4 import SigV4Gate
 from handlers.resources import data_dir, specs_dir
 from handlers.runtime import Runtime, install
-from handlers.store import Store
+from handlers.store import open_store
 from handlers.validation import CompiledParameterValidator, StrictJSONBodyValidator
 from handlers.wire import ApiError, WireMap, wire_from_spec
 
@@ -51,6 +53,8 @@ class Settings:
     lifecycle: str | None = None         # a lifecycle YAML; None means data/lifecycle.yaml
     use_lifecycle: bool = True
     journal_size: int = 1000             # 0 switches the request journal off
+    store: str | None = None             # redis://host:port/db for the shared Redis store
+    store_prefix: str = "cancelgate"     # namespace of this deployment's keys in Redis
     vault_cancel_delay: float | None = None  # seconds CANCELLING lasts; None: the lifecycle file's
     vault_session_idle: float = 1800.0   # seconds a Vault session may sit unused
 
@@ -113,8 +117,10 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     settings = settings or Settings()
     start_state = (fixture_files.load(settings.fixtures or data_dir())
                    if settings.use_fixtures else {})
-    store = Store(settings.db, start_state)
-    clock = ManualClock() if settings.clock == "manual" else RealClock()
+    store = open_store(settings.db, start_state, settings.store, settings.store_prefix)
+    if hasattr(store, "durability_warning") and (warning := store.durability_warning()):
+        log.warning("Redis store: %s", warning)
+    clock = ManualClock(shared=store) if settings.clock == "manual" else RealClock()
     scheduler = None
     if settings.use_lifecycle:
         config = lifecycle.load_config(settings.lifecycle or Path(data_dir()) / "lifecycle.yaml")
@@ -122,7 +128,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
             vault = config.setdefault("vault", {"durations": {}})
             vault.setdefault("durations", {})["CANCELLING"] = settings.vault_cancel_delay
         scheduler = lifecycle.Scheduler(store, clock, config)
-    journal = Journal(settings.journal_size)
+    journal = Journal(settings.journal_size, store)
     specs = load_specs()
     wires = WireMap()
     install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler, journal=journal,
@@ -172,3 +178,12 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     for kind in (ApiError, ProblemException, HTTPException, Exception):
         app.add_error_handler(kind, handler)
     return app
+
+
+SETTINGS_VARIABLE = "CANCELGATE_SETTINGS"
+
+
+def app_from_environment() -> connexion.AsyncApp:
+    """The app for each of several uvicorn workers, built from the settings `serve` put in the
+    environment (uvicorn starts workers from an import string)."""
+    return create_app(Settings(**json.loads(os.environ[SETTINGS_VARIABLE])))

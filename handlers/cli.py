@@ -18,14 +18,20 @@ def _fail(message: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+    import os
+
     import uvicorn
 
-    from handlers.app import Settings, create_app
+    from handlers.app import SETTINGS_VARIABLE, Settings, create_app
     from handlers.sigv4 import load_credentials
     from handlers.store import StoreLocked
-    if args.workers > 1:
+    if args.workers > 1 and not args.store:
         return _fail("the embedded TinyDB store lives in one process, so --workers must be 1; "
                      "to serve one state from several workers, use a Redis store (--store redis://...)")
+    if args.store and args.db:
+        return _fail("--db is the TinyDB file; with --store redis://... Redis keeps the state")
     try:
         secrets = load_credentials(args.aws_credentials) if args.aws_credentials else None
     except (OSError, ValueError, KeyError) as error:
@@ -36,13 +42,21 @@ def _serve(args: argparse.Namespace) -> int:
                         admin_token=args.admin_token, aws_secrets=secrets, clock=args.clock,
                         lifecycle=args.lifecycle, use_lifecycle=not args.no_lifecycle,
                         journal_size=args.journal_size, vault_cancel_delay=args.vault_cancel_delay,
-                        vault_session_idle=args.vault_session_idle)
+                        vault_session_idle=args.vault_session_idle, store=args.store,
+                        store_prefix=args.store_prefix)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.workers > 1:
+        # each worker builds its own app from these settings; Redis holds the one state
+        os.environ[SETTINGS_VARIABLE] = json.dumps(dataclasses.asdict(settings))
+        uvicorn.run("handlers.app:app_from_environment", factory=True, workers=args.workers,
+                    host=args.host, port=args.port, log_level=args.log_level, access_log=True,
+                    timeout_graceful_shutdown=5)
+        return 0
     try:
         app = create_app(settings)
     except StoreLocked as error:
         return _fail(str(error))
-    except (OSError, ValueError) as error:  # an unreadable fixture or lifecycle file
+    except (OSError, ValueError, ConnectionError) as error:  # unreadable files, unreachable Redis
         return _fail(f"cannot start: {error}")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
                 access_log=True, timeout_graceful_shutdown=5)
@@ -81,7 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--body-timeout", type=float, default=10.0, metavar="SECONDS",
                        help="give up on a request body that stalls this long (default 10)")
     serve.add_argument("--workers", type=int, default=1,
-                       help="worker processes (the TinyDB store allows only 1)")
+                       help="worker processes (the TinyDB store allows only 1; use --store redis://...)")
+    serve.add_argument("--store", metavar="redis://HOST:PORT/DB",
+                       help="keep state in Redis, shared by all workers and hosts (default: embedded TinyDB)")
+    serve.add_argument("--store-prefix", default="cancelgate", metavar="NAME",
+                       help="namespace of this deployment's keys in Redis (default cancelgate)")
     serve.add_argument("--admin-token", metavar="TOKEN",
                        help="require Authorization: Bearer TOKEN on the control plane")
     serve.add_argument("--aws-credentials", metavar="FILE",

@@ -16,19 +16,28 @@ class RealClock:
 
 
 class ManualClock:
-    """Starts at the wall clock's time (or `start_ms`) and moves only through `set_ms`."""
+    """Starts at the wall clock's time (or `start_ms`) and moves only through `set_ms`.
+
+    With a `shared` store (one that offers get_clock/set_clock, such as Redis), the time lives
+    there, so every worker reads the same manual clock.
+    """
 
     manual = True
 
-    def __init__(self, start_ms: int | None = None):
+    def __init__(self, start_ms: int | None = None, shared=None):
         self._now = int(time.time() * 1000) if start_ms is None else start_ms
         self._lock = threading.Lock()
+        self._shared = shared if hasattr(shared, "get_clock") else None
+        if self._shared is not None:
+            self._shared.init_clock(self._now)
 
     def now_ms(self) -> int:
-        return self._now
+        return self._shared.get_clock() if self._shared is not None else self._now
 
     def set_ms(self, value: int) -> None:
         with self._lock:
-            if value < self._now:
+            if value < self.now_ms():
                 raise ValueError("a manual clock never goes back")
             self._now = value
+            if self._shared is not None:
+                self._shared.set_clock(value)

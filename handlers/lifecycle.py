@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +95,18 @@ class Scheduler:
         return (self.store.version == self._seen_version
                 and (due is None or due > self.clock.now_ms()))
 
+    def _leader(self, interval: float) -> bool:
+        """With a shared store, only the worker holding the scheduler lease ticks; when it dies,
+        the lease expires and another worker takes over."""
+        if not hasattr(self.store, "hold_lease"):
+            return True
+        return self.store.hold_lease("scheduler", self._holder, int(interval * 4000))
+
     async def run_forever(self, interval: float = 0.5) -> None:
+        self._holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         while True:
             await asyncio.sleep(interval)
-            if self.idle():
+            if not self._leader(interval) or self.idle():
                 continue
             try:
                 self.run_due()

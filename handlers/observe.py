@@ -42,23 +42,33 @@ def note(**facts: Any) -> None:
 
 
 class Journal:
-    """The last `size` requests, oldest dropped; size 0 keeps nothing."""
+    """The last `size` requests, oldest dropped; size 0 keeps nothing. With a shared store (one
+    offering journal_append, such as Redis) the journal is kept there, common to all workers."""
 
-    def __init__(self, size: int):
-        self.entries: collections.deque = collections.deque(maxlen=max(size, 1))
+    def __init__(self, size: int, store=None):
+        self.size = size
         self.enabled = size > 0
+        self.entries: collections.deque = collections.deque(maxlen=max(size, 1))
+        self.shared = store if hasattr(store, "journal_append") else None
 
     def add(self, entry: dict) -> None:
-        if self.enabled:
+        if not self.enabled:
+            return
+        if self.shared is not None:
+            self.shared.journal_append(entry, self.size)
+        else:
             self.entries.append(entry)
 
     def query(self, operation_id: str | None, status: int | None, limit: int) -> list[dict]:
-        found = [e for e in self.entries
+        entries = self.shared.journal_entries() if self.shared is not None else self.entries
+        found = [e for e in entries
                  if (operation_id is None or e["operationId"] == operation_id)
                  and (status is None or e["status"] == status)]
         return found[-limit:]
 
     def clear(self) -> None:
+        if self.shared is not None:
+            self.shared.journal_clear()
         self.entries.clear()
 
 

@@ -253,3 +253,11 @@ class Store:
                 self._journal.snapshot(self._data())
                 self._journal.close()
                 self._journal = None
+
+
+def open_store(db: str | None, fixtures: Fixtures | None, url: str | None = None, prefix: str = "cancelgate"):
+    """The TinyDB store (in memory, or journalled to `db`), or with a redis:// `url` the Redis one."""
+    if url:
+        from handlers.store_redis import RedisStore  # only needed, and only imported, for Redis
+        return RedisStore(url, fixtures, prefix)
+    return Store(db, fixtures)

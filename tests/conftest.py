@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,9 +70,52 @@ def start_server(tmp: Path, *args: str, wait: bool = True) -> Server:
     return server
 
 
+def start_redis(folder: Path, port: int | None = None) -> tuple[str, subprocess.Popen]:
+    """A redis-server on loopback that keeps every acknowledged write (appendfsync always)."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
+         "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+        stdout=(folder / "redis.log").open("ab"), stderr=subprocess.STDOUT)
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return url, process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start: {(folder / 'redis.log').read_text()}")
+            time.sleep(0.05)
+
+
+REDIS_SERVER = shutil.which("redis-server")
+
+
 @pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
-    started = start_server(tmp_path_factory.mktemp("live"))
+def redis_url(tmp_path_factory) -> str:
+    """CANCELGATE_TEST_REDIS if set, else a redis-server of our own for the session."""
+    if os.environ.get("CANCELGATE_TEST_REDIS"):
+        yield os.environ["CANCELGATE_TEST_REDIS"]
+        return
+    if REDIS_SERVER is None:
+        pytest.skip("no redis-server here (.ci/run installs Debian's redis-server)")
+    url, process = start_redis(tmp_path_factory.mktemp("redis"))
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+
+
+BACKENDS = ["tinydb", "redis"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request, tmp_path_factory) -> Server:
+    """The live server, once per store backend: every live test runs against both."""
+    args = []
+    if request.param == "redis":
+        args = ["--store", request.getfixturevalue("redis_url"), "--store-prefix", f"live-{uuid.uuid4().hex[:8]}"]
+    started = start_server(tmp_path_factory.mktemp(f"live-{request.param}"), *args)
     yield started
     started.stop()
 

@@ -1,0 +1,226 @@
+"""The Redis store: the same `transact` as the TinyDB store, shared by many workers and hosts.
+
+Keys, under a prefix (`--store-prefix`, default `cancelgate`):
+  <p>:doc:<table>:<key>   one JSON document
+  <p>:ids:<table>         the set of keys of a table (scans)
+  <p>:gen:<table>         a counter bumped by every write to the table
+  <p>:tables              the set of tables that exist
+  <p>:version, :clock, :lease:<name>, :journal, :loaded   bookkeeping
+
+Transactions are optimistic. A transaction WATCHes every document it reads and, when it scans a
+table, that table's generation counter; its writes go out in one MULTI/EXEC with the generation
+bumps. If anything it read changed meanwhile, EXEC fails and the function runs again from the
+start on fresh data, so the rules see a serial world on every backend.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from typing import Any, Callable, Iterator, TypeVar
+
+import redis
+
+from handlers.store import Doc, Fixtures, touched_keys
+
+T = TypeVar("T")
+log = logging.getLogger("cancelgate.store")
+MAX_ATTEMPTS = 200
+
+
+class StoreBusy(RuntimeError):
+    """A transaction kept conflicting with others and gave up."""
+
+
+class RedisTx:
+    def __init__(self, pipe, prefix: str):
+        self.pipe = pipe
+        self.prefix = prefix
+        self.writes: dict[str, dict[str, Doc | None]] = {}
+        self._watched: set[str] = set()
+
+    def watch(self, key: str) -> None:
+        if key not in self._watched:
+            self.pipe.watch(key)
+            self._watched.add(key)
+
+    def table(self, kind: str) -> "RedisTable":
+        return RedisTable(self, kind, self.writes.setdefault(kind, {}))
+
+
+class RedisTable:
+    def __init__(self, tx: RedisTx, kind: str, writes: dict[str, Doc | None]):
+        self._tx = tx
+        self._kind = kind
+        self._writes = writes
+
+    def _doc_key(self, key: str) -> str:
+        return f"{self._tx.prefix}:doc:{self._kind}:{key}"
+
+    def get(self, key: str, default: Any = None) -> Doc | None:
+        if key in self._writes:
+            doc = self._writes[key]
+            return default if doc is None else doc
+        doc_key = self._doc_key(key)
+        self._tx.watch(doc_key)
+        raw = self._tx.pipe.get(doc_key)
+        return default if raw is None else json.loads(raw)
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def __setitem__(self, key: str, doc: Doc) -> None:
+        self._writes[key] = doc
+
+    def pop(self, key: str, default: Any = None) -> Doc | None:
+        doc = self.get(key, default)
+        self._writes[key] = None
+        return doc
+
+    def values(self) -> Iterator[Doc]:
+        self._tx.watch(f"{self._tx.prefix}:gen:{self._kind}")
+        keys = sorted(k.decode() for k in self._tx.pipe.smembers(f"{self._tx.prefix}:ids:{self._kind}"))
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start:start + 1000]
+            for key, raw in zip(chunk, self._tx.pipe.mget([self._doc_key(k) for k in chunk])):
+                if key not in self._writes and raw is not None:
+                    yield json.loads(raw)
+        yield from (doc for doc in self._writes.values() if doc is not None)
+
+
+class RedisStore:
+    """Shared state in Redis. `url` is redis://host:port/db."""
+
+    def __init__(self, url: str, fixtures: Fixtures | None = None, prefix: str = "cancelgate"):
+        self.client = redis.Redis.from_url(url)
+        self.prefix = prefix
+        try:
+            self.client.ping()
+        except redis.ConnectionError as error:
+            raise ConnectionError(f"cannot reach Redis at {url}: {error}") from None
+        # the first worker to arrive loads the fixtures; a restart keeps what is there
+        if self.client.set(f"{prefix}:loaded", "1", nx=True):
+            self._load(fixtures or {})
+
+    # --- the store interface -----------------------------------------------------------------
+
+    def transact(self, fn: Callable[[RedisTx], T]) -> T:
+        for attempt in range(MAX_ATTEMPTS):
+            with self.client.pipeline() as pipe:
+                tx = RedisTx(pipe, self.prefix)
+                try:
+                    # every read WATCHes first, which puts the pipeline in immediate mode
+                    result = fn(tx)
+                    changes = [(kind, key, doc) for kind, docs in tx.writes.items() for key, doc in docs.items()]
+                    if not changes:
+                        pipe.unwatch()
+                        return result
+                    pipe.multi()
+                    self._queue_writes(pipe, changes)
+                    pipe.execute()
+                except redis.WatchError:
+                    time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+                    continue
+            record = touched_keys.get()
+            if record is not None:
+                record.extend((kind, key) for kind, key, _ in changes)
+            return result
+        raise StoreBusy(f"a transaction conflicted {MAX_ATTEMPTS} times in a row")
+
+    def _queue_writes(self, pipe, changes: list) -> None:
+        for kind, key, doc in changes:
+            doc_key = f"{self.prefix}:doc:{kind}:{key}"
+            if doc is None:
+                pipe.delete(doc_key)
+                pipe.srem(f"{self.prefix}:ids:{kind}", key)
+            else:
+                pipe.set(doc_key, json.dumps(doc, separators=(",", ":")))
+                pipe.sadd(f"{self.prefix}:ids:{kind}", key)
+                pipe.sadd(f"{self.prefix}:tables", kind)
+        for kind in {kind for kind, _, _ in changes}:
+            pipe.incr(f"{self.prefix}:gen:{kind}")
+        pipe.incr(f"{self.prefix}:version")
+
+    def _load(self, fixtures: Fixtures) -> None:
+        with self.client.pipeline() as pipe:
+            pipe.watch(f"{self.prefix}:tables")
+            old = [t.decode() for t in pipe.smembers(f"{self.prefix}:tables")]
+            doomed = [f"{self.prefix}:tables"]
+            for kind in old:
+                keys = [k.decode() for k in pipe.smembers(f"{self.prefix}:ids:{kind}")]
+                doomed += [f"{self.prefix}:doc:{kind}:{k}" for k in keys] + [f"{self.prefix}:ids:{kind}"]
+            pipe.multi()
+            for start in range(0, len(doomed), 1000):
+                pipe.delete(*doomed[start:start + 1000])
+            changes = [(kind, key, doc) for kind, docs in fixtures.items() for key, doc in docs.items()]
+            self._queue_writes(pipe, changes)
+            for kind in old:
+                pipe.incr(f"{self.prefix}:gen:{kind}")
+            pipe.incr(f"{self.prefix}:version")
+            pipe.execute()
+
+    def reset(self, fixtures: Fixtures | None) -> None:
+        self._load(fixtures or {})
+
+    def count(self, kind: str) -> int:
+        return self.client.scard(f"{self.prefix}:ids:{kind}")
+
+    def counts(self) -> dict[str, int]:
+        kinds = sorted(t.decode() for t in self.client.smembers(f"{self.prefix}:tables"))
+        return {kind: n for kind in kinds if (n := self.count(kind))}
+
+    @property
+    def version(self) -> int:
+        return int(self.client.get(f"{self.prefix}:version") or 0)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- what must be global across workers ------------------------------------------------
+
+    def get_clock(self) -> int | None:
+        value = self.client.get(f"{self.prefix}:clock")
+        return None if value is None else int(value)
+
+    def set_clock(self, ms: int) -> None:
+        self.client.set(f"{self.prefix}:clock", ms)
+
+    def init_clock(self, ms: int) -> None:
+        self.client.set(f"{self.prefix}:clock", ms, nx=True)
+
+    def hold_lease(self, name: str, holder: str, ttl_ms: int) -> bool:
+        """Take or renew a lease that expires unless renewed: one scheduler across all workers."""
+        key = f"{self.prefix}:lease:{name}"
+        if self.client.set(key, holder, nx=True, px=ttl_ms):
+            return True
+        if self.client.get(key) == holder.encode():
+            self.client.pexpire(key, ttl_ms)
+            return True
+        return False
+
+    def journal_append(self, entry: dict, size: int) -> None:
+        with self.client.pipeline() as pipe:
+            pipe.rpush(f"{self.prefix}:journal", json.dumps(entry, separators=(",", ":")))
+            pipe.ltrim(f"{self.prefix}:journal", -size, -1)
+            pipe.execute()
+
+    def journal_entries(self) -> list[dict]:
+        return [json.loads(raw) for raw in self.client.lrange(f"{self.prefix}:journal", 0, -1)]
+
+    def journal_clear(self) -> None:
+        self.client.delete(f"{self.prefix}:journal")
+
+    def durability_warning(self) -> str | None:
+        """Why this Redis cannot promise that nothing acknowledged is lost, or None if it can."""
+        try:
+            appendonly = self.client.config_get("appendonly").get("appendonly")
+            appendfsync = self.client.config_get("appendfsync").get("appendfsync")
+        except redis.ResponseError:
+            return "CONFIG is disabled on this Redis, so its persistence settings cannot be checked"
+        if appendonly != "yes":
+            return "appendonly is off: a crash of Redis loses every change since its last snapshot"
+        if appendfsync != "always":
+            return (f"appendfsync is {appendfsync}: a crash of the Redis host can lose about the last second "
+                    "of acknowledged changes (set appendfsync always to lose none)")
+        return None
