@@ -108,11 +108,29 @@ def stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Peak RSS of the server: the process, plus its workers when it has any."""
+    total = 0.0
+    for process in [pid, *_children(pid)]:
+        try:
+            for line in Path(f"/proc/{process}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
 
 
 def load(wrk: str, url: str, scenario: str, ids: Path, seconds: float, env: dict | None = None) -> dict:
@@ -201,6 +219,37 @@ def run_cancelgate(wrk, jobs, seconds, tmp: Path) -> list[Case]:
                                      process, expect_ok=expect_ok, env=env))
         finally:
             stop(process)
+    return cases
+
+
+def run_redis(wrk, jobs: int, seconds: float, tmp: Path) -> list[Case]:
+    """CancelJob on the Redis store (appendfsync always, as --db fsyncs) with 1 and 2 workers."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        log("redis-server not found: the Redis rows are left out")
+        return []
+    folder = tmp / "fixtures-redis"
+    folder.mkdir()
+    ids = write_fixtures(jobs, folder)
+    redis_port = free_port()
+    redis = start([redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(tmp),
+                   "--appendonly", "yes", "--appendfsync", "always", "--save", ""], redis_port, tmp / "redis.log")
+    cases = []
+    try:
+        for workers in (1, 2):
+            port = free_port()
+            process = start([sys.executable, "-m", "handlers.cli", "serve", "--port", str(port), "--fixtures",
+                             str(folder), "--log-level", "warning", "--no-response-validation", "--no-lifecycle",
+                             "--store", f"redis://127.0.0.1:{redis_port}/0", "--store-prefix", f"bench{workers}",
+                             "--workers", str(workers)], port, tmp / f"cancelgate-redis-{workers}.log")
+            try:
+                time.sleep(1 if workers > 1 else 0)  # let every worker come up
+                cases.append(measure(wrk, f"cancelgate-redis-{workers}w", "cancel", jobs,
+                                     f"http://127.0.0.1:{port}", ids["batch"], seconds, process))
+            finally:
+                stop(process)
+    finally:
+        stop(redis)
     return cases
 
 
@@ -295,6 +344,9 @@ def report(cases: list[Case], seconds: float, out: Path, peers: Path | None) -> 
     db = find("cancelgate-db", "cancel", sizes[0])
     if smallest and db:
         target("--db >= 0.5x memory", ratio(db.rps, smallest.rps), db.rps >= 0.5 * smallest.rps)
+    one, two = find("cancelgate-redis-1w", "cancel"), find("cancelgate-redis-2w", "cancel")
+    if one and two:
+        lines.append(f"| Redis, 2 workers / 1 worker (no target; 2 cores shared with wrk) | {ratio(two.rps, one.rps)} | - |")
     out.write_text("\n".join(lines) + "\n")
     results = out.with_name("results.json")
     results.write_text(json.dumps([asdict(c) for c in cases], indent=1))
@@ -322,6 +374,7 @@ def main() -> None:
         cases.append(run_bare(wrk, seconds, tmp))
         for jobs in sizes:
             cases += run_cancelgate(wrk, jobs, seconds, tmp)
+        cases += run_redis(wrk, sizes[0], seconds, tmp)
         if peers:
             moto = run_moto(wrk, peers, min(sizes[0], 1000), seconds, tmp)
             if moto:

@@ -1,6 +1,7 @@
 """Cost of one Batch cancel in the store as the number of jobs grows (issue: flat, not O(n)).
 
     python bench/store_cost.py            # 1k, 10k, 100k jobs; memory and --db modes
+    python bench/store_cost.py --redis redis://127.0.0.1:6379/0    # and the Redis store
     python bench/store_cost.py --smoke    # tiny, for CI: proves the script runs
 
 Each cancel is the real path below the HTTP layer: one `Store.transact` running the CancelJob
@@ -18,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from handlers.rules import batch as rules  # noqa: E402
-from handlers.store import Store  # noqa: E402
+from handlers.store import open_store  # noqa: E402
 
 
 def jobs(count: int) -> dict:
@@ -30,8 +31,8 @@ def jobs(count: int) -> dict:
     return {"batch_jobs": table}
 
 
-def measure(count: int, cancels: int, db: Path | None) -> list[float]:
-    store = Store(db, jobs(count))
+def measure(count: int, cancels: int, db: Path | None, redis_url: str | None = None) -> list[float]:
+    store = open_store(db, jobs(count), redis_url, f"bench-{time.monotonic_ns()}")
     cancels = min(cancels, count)
     step = count // cancels
     timings = []
@@ -47,15 +48,16 @@ def measure(count: int, cancels: int, db: Path | None) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--redis", metavar="URL", help="also measure the Redis store at this URL")
     args = parser.parse_args()
     sizes, cancels = ([100, 1000], 50) if args.smoke else ([1_000, 10_000, 100_000], 2000)
     print("| jobs | mode | cancels | median µs | p99 µs |")
     print("|---:|---|---:|---:|---:|")
-    for mode in ("memory", "db"):
+    for mode in ("memory", "db") + (("redis",) if args.redis else ()):
         for size in sizes:
             with tempfile.TemporaryDirectory() as tmp:
                 db = Path(tmp) / "bench.json" if mode == "db" else None
-                timings = sorted(measure(size, cancels, db))
+                timings = sorted(measure(size, cancels, db, args.redis if mode == "redis" else None))
             median = statistics.median(timings) * 1e6
             p99 = timings[int(len(timings) * 0.99) - 1] * 1e6
             print(f"| {size} | {mode} | {len(timings)} | {median:.0f} | {p99:.0f} |", flush=True)

@@ -1,0 +1,212 @@
+"""The Redis store: serial transactions across processes, many workers, crashes and restarts."""
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+from handlers.store_redis import RedisStore
+from tests.conftest import aws_client, start_redis, start_server
+
+
+def prefix() -> str:
+    return f"t-{uuid.uuid4().hex[:8]}"
+
+
+def test_transaction_that_raises_writes_nothing(redis_url):
+    store = RedisStore(redis_url, {"t": {"a": {"v": 1}}}, prefix())
+
+    def half_done(tx):
+        tx.table("t")["a"] = {"v": 2}
+        tx.table("t")["b"] = {"v": 3}
+        raise ValueError("rule said no")
+    with pytest.raises(ValueError):
+        store.transact(half_done)
+    assert store.transact(lambda tx: (tx.table("t").get("a"), tx.table("t").get("b"))) == ({"v": 1}, None)
+
+
+def test_conflicting_transactions_rerun_and_lose_no_update(redis_url):
+    """Two stores (as two workers would) increment one counter 200 times each, interleaved."""
+    name = prefix()
+    stores = [RedisStore(redis_url, {"t": {"n": {"v": 0}}}, name) for _ in range(2)]
+
+    def bump(tx):
+        table = tx.table("t")
+        table["n"] = {"v": table.get("n")["v"] + 1}
+
+    def worker(store):
+        for _ in range(200):
+            store.transact(bump)
+    threads = [threading.Thread(target=worker, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert stores[0].transact(lambda tx: tx.table("t").get("n")) == {"v": 400}
+
+
+def test_scans_conflict_with_writes_to_the_table(redis_url):
+    name = prefix()
+    first, second = RedisStore(redis_url, {"t": {"a": {"v": 1}}}, name), RedisStore(redis_url, None, name)
+    runs = []
+
+    def count_then_write(tx):
+        runs.append(1)
+        total = sum(doc["v"] for doc in tx.table("t").values())
+        if len(runs) == 1:   # another worker writes to the table between our scan and our commit
+            second.transact(lambda other: other.table("t").__setitem__("b", {"v": 10}))
+        tx.table("t")["sum"] = {"v": total}
+    first.transact(count_then_write)
+    assert len(runs) == 2    # the first attempt conflicted and ran again on fresh data
+    assert first.transact(lambda tx: tx.table("t").get("sum")) == {"v": 11}
+
+
+def test_restart_keeps_state_and_fixtures_load_once(redis_url):
+    name = prefix()
+    store = RedisStore(redis_url, {"t": {"a": {"v": 1}}}, name)
+    store.transact(lambda tx: tx.table("t").__setitem__("a", {"v": 2}))
+    again = RedisStore(redis_url, {"t": {"a": {"v": 1}}}, name)   # a worker restarting
+    assert again.transact(lambda tx: tx.table("t").get("a")) == {"v": 2}
+
+
+def test_durability_warning(tmp_path):
+    url, process = start_redis(tmp_path)
+    try:
+        store = RedisStore(url, None, prefix())
+        assert store.durability_warning() is None
+        store.client.config_set("appendfsync", "everysec")
+        assert "everysec" in store.durability_warning()
+        server = start_server(tmp_path, "--store", url, "--store-prefix", prefix())
+        server.stop()
+        assert "appendfsync is everysec" in server.output()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def worker_pids(parent: int) -> list[int]:
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                children.append(int(entry))
+    return children
+
+
+@pytest.fixture
+def two_workers(tmp_path, redis_url):
+    server = start_server(tmp_path, "--store", redis_url, "--store-prefix", prefix(), "--workers", "2")
+    deadline = time.monotonic() + 30
+    while len(worker_pids(server.process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    yield server
+    server.stop()
+
+
+def test_two_workers_race_fifty_clients_one_winner_per_transition(two_workers):
+    url = two_workers.url
+    things = [f"race-{n}" for n in range(5)]
+    for thing in things:
+        httpx.put(f"{url}/_cancelgate/iot/things/{thing}/jobs/race", json={"status": "QUEUED", "versionNumber": 1})
+    batch_jobs = [str(uuid.uuid4()) for _ in range(5)]
+    for job_id in batch_jobs:
+        httpx.put(f"{url}/_cancelgate/batch/jobs/{job_id}", json={
+            "jobName": "race", "jobQueue": "race", "jobDefinition": "d", "status": "SUBMITTED"})
+
+    def client(n: int) -> tuple[str, int]:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            if n % 2:
+                answer = http.put(f"/things/{things[n % 5]}/jobs/race/cancel", json={"expectedVersion": 1})
+                return "iot", answer.status_code
+            answer = http.post("/v1/canceljob", json={"jobId": batch_jobs[n % 5], "reason": f"client {n}"})
+            return "batch", answer.status_code
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(client, range(100)))
+    iot_codes = [code for family, code in results if family == "iot"]
+    assert all(code < 500 for _, code in results)
+    assert iot_codes.count(200) == 5 and iot_codes.count(409) == 45     # one winner per execution
+    iot = aws_client("iot", url)
+    for thing in things:
+        execution = iot.describe_job_execution(thingName=thing, jobId="race")["execution"]
+        assert (execution["status"], execution["versionNumber"]) == ("CANCELED", 2)
+    jobs = httpx.post(f"{url}/v1/describejobs", json={"jobs": batch_jobs}).json()["jobs"]
+    assert all(job["status"] == "FAILED" and job["statusReason"].startswith("client ") for job in jobs)
+    served_by = {entry["time"] for entry in httpx.get(f"{url}/_cancelgate/requests").json()["requests"]}
+    assert served_by   # the journal is shared by both workers
+
+
+def test_a_worker_killed_mid_load_leaves_the_other_serving(two_workers):
+    url = two_workers.url
+    victim = worker_pids(two_workers.process.pid)[0]
+    acknowledged, failures = [], []
+    stop = threading.Event()
+
+    def load():
+        with httpx.Client(base_url=url, timeout=10) as http:
+            while not stop.is_set() and len(acknowledged) < 2000:
+                try:
+                    answer = http.post("/v1/submitjob", json={"jobName": "k", "jobQueue": "q", "jobDefinition": "d"})
+                except httpx.TransportError:
+                    failures.append("transport")   # the killed worker's connection
+                    continue
+                if answer.status_code == 200:
+                    acknowledged.append(answer.json()["jobId"])
+                else:
+                    failures.append(answer.status_code)
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)
+    os.kill(victim, signal.SIGKILL)
+    time.sleep(2)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert all(f == "transport" for f in failures), failures       # never a 5xx
+    found = []
+    for start in range(0, len(acknowledged), 100):
+        found += httpx.post(f"{url}/v1/describejobs", json={"jobs": acknowledged[start:start + 100]}).json()["jobs"]
+    assert len(found) == len(acknowledged) > 50
+
+
+def test_redis_restart_loses_no_acknowledged_change(tmp_path):
+    url, process = start_redis(tmp_path)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    name = prefix()
+    server = start_server(tmp_path, "--store", url, "--store-prefix", name)
+    try:
+        batch = aws_client("batch", server.url)
+        ids = [batch.submit_job(jobName="r", jobQueue="q", jobDefinition="d")["jobId"] for _ in range(50)]
+        for job_id in ids[:25]:
+            batch.cancel_job(jobId=job_id, reason="before the restart")
+        process.send_signal(signal.SIGKILL)   # no clean shutdown: only the append-only file remains
+        process.wait(timeout=20)
+        url, process = start_redis(tmp_path, port)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                jobs = {j["jobId"]: j for start in (0, 50) for j in
+                        batch.describe_jobs(jobs=ids[start:start + 50])["jobs"]}
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert set(jobs) == set(ids)
+        assert all(jobs[j]["statusReason"] == "before the restart" for j in ids[:25])
+        assert all(jobs[j]["status"] == "SUBMITTED" for j in ids[25:])
+    finally:
+        server.stop()
+        process.terminate()
+        process.wait(timeout=20)
