@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -137,6 +138,10 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
+        # The fixtures and specs live as long as the server: keep the cyclic collector from
+        # rescanning them on every full collection (at 100k jobs those scans were 300 ms pauses).
+        gc.collect()
+        gc.freeze()
         ticking = (asyncio.create_task(scheduler.run_forever())
                    if scheduler is not None and not clock.manual else None)
         try:

@@ -9,7 +9,7 @@ from handlers.runtime import current
 JOBS = "batch_jobs"
 
 
-def _arn_of(job_id: str) -> str:
+def arn_of(job_id: str) -> str:
     rt = current()
     return rules.job_arn(rt.region, rt.account, job_id)
 
@@ -49,7 +49,7 @@ async def SubmitJob(body: dict):
     rt = current()
     now = rt.clock.now_ms()
     job_id = str(uuid.uuid4())
-    return rt.store.transact(lambda tx: rules.submit(tx.table(JOBS), body, now, job_id, _arn_of))
+    return rt.store.transact(lambda tx: rules.submit(tx.table(JOBS), body, now, job_id, arn_of))
 
 
 async def DescribeJobs(body: dict):

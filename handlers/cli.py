@@ -44,7 +44,7 @@ def _serve(args: argparse.Namespace) -> int:
                         journal_size=args.journal_size, vault_cancel_delay=args.vault_cancel_delay,
                         vault_session_idle=args.vault_session_idle, store=args.store,
                         store_prefix=args.store_prefix)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.workers > 1:
         # each worker builds its own app from these settings; Redis holds the one state
         os.environ[SETTINGS_VARIABLE] = json.dumps(dataclasses.asdict(settings))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime
 
-from handlers.batch import JOBS as BATCH_JOBS, _arn_of
+from handlers.batch import JOBS as BATCH_JOBS, arn_of
 import zlib
 
 from handlers import iot, vault
@@ -48,7 +48,7 @@ async def advance_clock(body: dict):
 async def put_batch_job(jobId: str, body: dict):
     rt = current()
     now = rt.clock.now_ms()
-    job = {"createdAt": now, "dependsOn": [], **body, "jobId": jobId, "jobArn": _arn_of(jobId)}
+    job = {"createdAt": now, "dependsOn": [], **body, "jobId": jobId, "jobArn": arn_of(jobId)}
 
     def put(tx):
         jobs = tx.table(BATCH_JOBS)
@@ -112,7 +112,7 @@ async def put_iot_execution(thingName: str, jobId: str, body: dict):
     now = rt.clock.now_ms()
     execution = rt.store.transact(lambda tx: iot_rules.put_execution(
         tx.table(iot.THINGS), tx.table(iot.JOBS), tx.table(iot.EXECUTIONS), thingName, jobId, body, now,
-        iot._thing_arn, iot._job_arn))
+        iot.thing_arn, iot.job_arn))
     return {"execution": iot_rules.execution_view(execution)}
 
 
@@ -120,7 +120,9 @@ async def put_vault_job(job_id: int, body: dict):
     rt = current()
     now = rt.clock.now_ms()
     job = {"method": "POST", "created_by": 1, "created_date": now, **body, "id": job_id, "_since": now}
-    rt.store.transact(lambda tx: tx.table(vault.JOBS).__setitem__(str(job_id), job))
+    def put(tx):
+        tx.table(vault.JOBS)[str(job_id)] = job
+    rt.store.transact(put)
     return {**vault_rules.job_view(job, "v26.2"), "vault_id": job["vault_id"]}
 
 
@@ -128,5 +130,7 @@ async def put_vault_user(username: str, body: dict):
     # a stable user id from the name unless one is given, so fixtures and tests can predict it
     user = {"username": username, "password": body["password"], "vaultId": body["vault_id"],
             "userId": body.get("user_id", 100000 + zlib.crc32(username.encode()) % 900000)}
-    current().store.transact(lambda tx: tx.table(vault.USERS).__setitem__(username, user))
+    def put(tx):
+        tx.table(vault.USERS)[username] = user
+    current().store.transact(put)
     return {"username": username, "userId": user["userId"], "vaultId": user["vaultId"]}

@@ -8,19 +8,19 @@ from handlers.wire import ApiError
 THINGS, JOBS, EXECUTIONS = "iot_things", "iot_jobs", "iot_executions"
 
 
-def _thing_arn(name: str) -> str:
+def thing_arn(name: str) -> str:
     rt = current()
     return rules.thing_arn(rt.region, rt.account, name)
 
 
-def _job_arn(job_id: str) -> str:
+def job_arn(job_id: str) -> str:
     rt = current()
     return rules.job_arn(rt.region, rt.account, job_id)
 
 
 async def CreateThing(thingName: str, body: dict | None = None):
     thing = current().store.transact(
-        lambda tx: rules.create_thing(tx.table(THINGS), thingName, body or {}, _thing_arn(thingName)))
+        lambda tx: rules.create_thing(tx.table(THINGS), thingName, body or {}, thing_arn(thingName)))
     return {k: thing[k] for k in ("thingName", "thingArn", "thingId")}
 
 
@@ -28,7 +28,7 @@ async def CreateJob(jobId: str, body: dict):
     rt = current()
     now = rt.clock.now_ms()
     job = rt.store.transact(lambda tx: rules.create_job(
-        tx.table(THINGS), tx.table(JOBS), tx.table(EXECUTIONS), jobId, body, now, _job_arn(jobId)))
+        tx.table(THINGS), tx.table(JOBS), tx.table(EXECUTIONS), jobId, body, now, job_arn(jobId)))
     answer = {"jobArn": job["jobArn"], "jobId": job["jobId"]}
     if "description" in job:
         answer["description"] = job["description"]

@@ -9,9 +9,10 @@ Durability with a file (`--db PATH`): the live data is TinyDB on a memory storag
 is one dict access whatever the size. Every committed transaction is appended to
 `PATH.journal` as one JSON line and fsynced before `transact` returns, so nothing that was
 answered with success is lost. The journal is folded into `PATH` (a plain TinyDB JSON file,
-written to a temporary file, fsynced and renamed over the old one) at start, at shutdown and
-every `COMPACT_EVERY` transactions. A crash at any instant leaves the last snapshot intact and a
-journal whose only possibly torn line is a transaction that was never acknowledged.
+written to a temporary file, fsynced and renamed over the old one) at start and at shutdown,
+and every `COMPACT_EVERY` transactions in a background thread (see `_Journal`). A crash at any
+instant leaves the last snapshot intact and journals whose only possibly torn line is a
+transaction that was never acknowledged.
 """
 from __future__ import annotations
 
@@ -65,19 +66,22 @@ class _KeyedTable(Table):
         self._update_table(lambda table: table.pop(key, None))
 
 
-class TxTable:
-    """One table as a transaction sees it: the stored documents with this transaction's writes."""
+class OverlayTable:
+    """One table as a transaction sees it: the stored documents with this transaction's writes
+    laid over them. Backends supply `_read(key)` and `_scan()` (each stored document once)."""
 
-    def __init__(self, table: _KeyedTable, writes: dict[str, Doc | None]):
-        self._table = table
+    def __init__(self, writes: dict[str, Doc | None]):
         self._writes = writes
 
+    def _read(self, key: str) -> Doc | None:
+        raise NotImplementedError
+
+    def _scan(self) -> Iterator[tuple[str, Doc]]:
+        raise NotImplementedError
+
     def get(self, key: str, default: Any = None) -> Doc | None:
-        if key in self._writes:
-            doc = self._writes[key]
-            return default if doc is None else doc
-        found = self._table.get(doc_id=key)
-        return default if found is None else copy.deepcopy(dict(found))
+        doc = self._writes[key] if key in self._writes else self._read(key)
+        return default if doc is None else doc
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
@@ -91,11 +95,25 @@ class TxTable:
         return doc
 
     def values(self) -> Iterator[Doc]:
-        """Every document; shallow copies (scans are hot), so treat nested values as read-only."""
-        for found in self._table:
-            if found.doc_id not in self._writes:
-                yield dict(found)
+        """Every document; scans are hot, so treat nested values as read-only."""
+        for key, doc in self._scan():
+            if key not in self._writes:
+                yield doc
         yield from (doc for doc in self._writes.values() if doc is not None)
+
+
+class TxTable(OverlayTable):
+    def __init__(self, table: _KeyedTable, writes: dict[str, Doc | None]):
+        super().__init__(writes)
+        self._table = table
+
+    def _read(self, key: str) -> Doc | None:
+        found = self._table.get(doc_id=key)
+        return None if found is None else copy.deepcopy(dict(found))
+
+    def _scan(self) -> Iterator[tuple[str, Doc]]:
+        for found in self._table:
+            yield found.doc_id, dict(found)  # shallow: see values()
 
 
 class Tx:
@@ -110,11 +128,19 @@ class Tx:
 
 
 class _Journal:
-    """The append-only change log beside a TinyDB snapshot file, and the lock on both."""
+    """The append-only change log beside a TinyDB snapshot file, and the lock on both.
+
+    Compaction runs in the background: under the store's lock the journal is rotated to
+    `PATH.journal.old` and the tables are copied (shallow: stored documents are never changed in
+    place, only replaced); a thread then writes the snapshot and removes the old journal. Until it
+    has, recovery replays the old journal and then the new one over the last snapshot, which
+    gives the same state whichever step a crash interrupted.
+    """
 
     def __init__(self, path: Path):
         self.path = path
         self.log_path = path.with_name(path.name + ".journal")
+        self.old_log_path = path.with_name(path.name + ".journal.old")
         self._lock_file = open(path.with_name(path.name + ".lock"), "a+")
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -123,23 +149,25 @@ class _Journal:
             raise StoreLocked(f"{path} is already served by another cancelgate process "
                               f"(lock {self._lock_file.name}); stop it or use another --db") from None
         self._log = None
+        self._compacting: threading.Thread | None = None
         self.pending = 0
 
     def recover(self) -> dict | None:
         """The snapshot with every complete journal line applied; None if there is no database."""
-        if not self.path.exists() and not self.log_path.exists():
+        if not any(p.exists() for p in (self.path, self.log_path, self.old_log_path)):
             return None
         data: dict = {}
         if self.path.exists() and self.path.stat().st_size:
             data = JSONStorage(str(self.path), access_mode="r").read() or {}
-        if self.log_path.exists():
-            with open(self.log_path, "rb") as log:
-                for line in log:
-                    try:
-                        changes = json.loads(line)
-                    except ValueError:
-                        break  # a torn last line: that transaction was never acknowledged
-                    _apply(data, changes)
+        for log_path in (self.old_log_path, self.log_path):
+            if log_path.exists():
+                with open(log_path, "rb") as log:
+                    for line in log:
+                        try:
+                            changes = json.loads(line)
+                        except ValueError:
+                            break  # a torn last line: that transaction was never acknowledged
+                        _apply(data, changes)
         return data
 
     def append(self, changes: list) -> None:
@@ -150,7 +178,7 @@ class _Journal:
         os.fsync(self._log.fileno())
         self.pending += 1
 
-    def snapshot(self, data: dict) -> None:
+    def _write_snapshot(self, data: dict) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as out:
             json.dump(data, out, separators=(",", ":"))
@@ -158,11 +186,38 @@ class _Journal:
             os.fsync(out.fileno())
         os.replace(tmp, self.path)
         _fsync_dir(self.path.parent)
+
+    def compact_in_background(self, tables: dict) -> None:
+        """Called under the store's lock: rotate the journal and fold it in from a thread."""
+        if self._compacting is not None and self._compacting.is_alive():
+            return
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self.log_path.exists():
+            os.replace(self.log_path, self.old_log_path)
+            _fsync_dir(self.path.parent)
+        self.pending = 0
+        copy_of_tables = {kind: dict(docs) for kind, docs in tables.items()}
+
+        def fold() -> None:
+            self._write_snapshot(copy_of_tables)
+            self.old_log_path.unlink(missing_ok=True)
+            _fsync_dir(self.path.parent)
+        self._compacting = threading.Thread(target=fold, name="cancelgate-compaction", daemon=True)
+        self._compacting.start()
+
+    def snapshot(self, data: dict) -> None:
+        """Fold everything into the snapshot now and start an empty journal (start, reset, stop)."""
+        if self._compacting is not None:
+            self._compacting.join()
+        self._write_snapshot(data)
         if self._log is not None:
             self._log.close()
             self._log = None
         with open(self.log_path, "wb") as log:
             os.fsync(log.fileno())
+        self.old_log_path.unlink(missing_ok=True)
         _fsync_dir(self.path.parent)
         self.pending = 0
 
@@ -228,7 +283,7 @@ class Store:
                 if record is not None:
                     record.extend((kind, key) for kind, key, _ in changes)
                 if self._journal and self._journal.pending >= COMPACT_EVERY:
-                    self._journal.snapshot(self._data())
+                    self._journal.compact_in_background(self._data())
             return result
 
     def reset(self, fixtures: Fixtures | None) -> None:

@@ -18,11 +18,11 @@ import json
 import logging
 import random
 import time
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 import redis
 
-from handlers.store import Doc, Fixtures, touched_keys
+from handlers.store import Doc, Fixtures, OverlayTable, touched_keys
 
 T = TypeVar("T")
 log = logging.getLogger("cancelgate.store")
@@ -49,44 +49,29 @@ class RedisTx:
         return RedisTable(self, kind, self.writes.setdefault(kind, {}))
 
 
-class RedisTable:
+class RedisTable(OverlayTable):
     def __init__(self, tx: RedisTx, kind: str, writes: dict[str, Doc | None]):
+        super().__init__(writes)
         self._tx = tx
         self._kind = kind
-        self._writes = writes
 
     def _doc_key(self, key: str) -> str:
         return f"{self._tx.prefix}:doc:{self._kind}:{key}"
 
-    def get(self, key: str, default: Any = None) -> Doc | None:
-        if key in self._writes:
-            doc = self._writes[key]
-            return default if doc is None else doc
+    def _read(self, key: str) -> Doc | None:
         doc_key = self._doc_key(key)
         self._tx.watch(doc_key)
         raw = self._tx.pipe.get(doc_key)
-        return default if raw is None else json.loads(raw)
+        return None if raw is None else json.loads(raw)
 
-    def __contains__(self, key: str) -> bool:
-        return self.get(key) is not None
-
-    def __setitem__(self, key: str, doc: Doc) -> None:
-        self._writes[key] = doc
-
-    def pop(self, key: str, default: Any = None) -> Doc | None:
-        doc = self.get(key, default)
-        self._writes[key] = None
-        return doc
-
-    def values(self) -> Iterator[Doc]:
+    def _scan(self) -> Iterator[tuple[str, Doc]]:
         self._tx.watch(f"{self._tx.prefix}:gen:{self._kind}")
         keys = sorted(k.decode() for k in self._tx.pipe.smembers(f"{self._tx.prefix}:ids:{self._kind}"))
         for start in range(0, len(keys), 1000):
             chunk = keys[start:start + 1000]
             for key, raw in zip(chunk, self._tx.pipe.mget([self._doc_key(k) for k in chunk])):
-                if key not in self._writes and raw is not None:
-                    yield json.loads(raw)
-        yield from (doc for doc in self._writes.values() if doc is not None)
+                if raw is not None:
+                    yield key, json.loads(raw)
 
 
 class RedisStore:

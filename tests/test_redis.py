@@ -19,18 +19,6 @@ def prefix() -> str:
     return f"t-{uuid.uuid4().hex[:8]}"
 
 
-def test_transaction_that_raises_writes_nothing(redis_url):
-    store = RedisStore(redis_url, {"t": {"a": {"v": 1}}}, prefix())
-
-    def half_done(tx):
-        tx.table("t")["a"] = {"v": 2}
-        tx.table("t")["b"] = {"v": 3}
-        raise ValueError("rule said no")
-    with pytest.raises(ValueError):
-        store.transact(half_done)
-    assert store.transact(lambda tx: (tx.table("t").get("a"), tx.table("t").get("b"))) == ({"v": 1}, None)
-
-
 def test_conflicting_transactions_rerun_and_lose_no_update(redis_url):
     """Two stores (as two workers would) increment one counter 200 times each, interleaved."""
     name = prefix()
