@@ -33,7 +33,8 @@ T = TypeVar("T")
 Doc = dict[str, Any]
 Fixtures = dict[str, dict[str, Doc]]
 
-COMPACT_EVERY = 5000
+COMPACT_EVERY = 5000            # at least; never more often than once per stored document
+SNAPSHOT_SYNC_BYTES = 4 << 20
 
 # Set by whoever wants to know which (table, key) pairs the current task's transactions wrote
 # (the request journal); None, the default, records nothing.
@@ -180,8 +181,17 @@ class _Journal:
 
     def _write_snapshot(self, data: dict) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
+        written = 0
         with open(tmp, "w", encoding="utf-8") as out:
-            json.dump(data, out, separators=(",", ":"))
+            for chunk in json.JSONEncoder(separators=(",", ":")).iterencode(data):
+                out.write(chunk)
+                written += len(chunk)
+                if written >= SNAPSHOT_SYNC_BYTES:
+                    # flush as we go: one big fsync at the end would make the journal's small
+                    # fsyncs in the serving thread wait behind the whole file (ext4 ordering)
+                    out.flush()
+                    os.fsync(out.fileno())
+                    written = 0
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, self.path)
@@ -283,7 +293,11 @@ class Store:
                 if record is not None:
                     record.extend((kind, key) for kind, key, _ in changes)
                 if self._journal and self._journal.pending >= COMPACT_EVERY:
-                    self._journal.compact_in_background(self._data())
+                    data = self._data()
+                    # folding costs O(documents): doing it once per that many changes keeps
+                    # the cost per change flat however large the store grows
+                    if self._journal.pending >= sum(len(docs) for docs in data.values()):
+                        self._journal.compact_in_background(data)
             return result
 
     def reset(self, fixtures: Fixtures | None) -> None:
