@@ -347,6 +347,8 @@ def report(cases: list[Case], seconds: float, out: Path, peers: Path | None) -> 
     one, two = find("cancelgate-redis-1w", "cancel"), find("cancelgate-redis-2w", "cancel")
     if one and two:
         lines.append(f"| Redis, 2 workers / 1 worker (no target; 2 cores shared with wrk) | {ratio(two.rps, one.rps)} | - |")
+    lines += ["", "Where the time goes, what was cut and what meeting the unmet targets would need:",
+              "[PROFILE.md](PROFILE.md)."]
     out.write_text("\n".join(lines) + "\n")
     results = out.with_name("results.json")
     results.write_text(json.dumps([asdict(c) for c in cases], indent=1))

@@ -200,3 +200,23 @@ def test_iot_execution_moves_and_versions_grow(tmp_path):
         assert (described()["status"], described()["versionNumber"]) == ("SUCCEEDED", 3)
     finally:
         server.stop()
+
+
+def test_same_run_twice_gives_the_same_journal(world):
+    def run() -> list[dict]:
+        httpx.post(f"{world.url}/_cancelgate/reset", json={"fixtures": False}).raise_for_status()
+        httpx.delete(f"{world.url}/_cancelgate/requests").raise_for_status()
+        start = httpx.get(f"{world.url}/_cancelgate/clock").json()["now"]
+        batch = aws_client("batch", world.url)
+        for n in range(3):
+            put(world, f"00000000-0000-4000-8000-{n:012d}", "SUBMITTED", createdAt=n)
+        advance(world, 3)
+        batch.cancel_job(jobId="00000000-0000-4000-8000-000000000002", reason="mid-run")
+        advance(world, 20)
+        batch.describe_jobs(jobs=[f"00000000-0000-4000-8000-{n:012d}" for n in range(3)])
+        entries = httpx.get(f"{world.url}/_cancelgate/requests").json()["requests"]
+        # durations are wall time; everything else comes from the manual clock and the requests
+        return [{**{k: v for k, v in e.items() if k != "durationMs"}, "time": e["time"] - start}
+                for e in entries if e["path"] != "/_cancelgate/clock"]
+    first, second = run(), run()
+    assert first == second and len(first) >= 8
