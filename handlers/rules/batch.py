@@ -23,7 +23,6 @@ from handlers.wire import ApiError
 NOT_STARTED = ("SUBMITTED", "PENDING", "RUNNABLE")
 ACTIVE = ("STARTING", "RUNNING")
 FINISHED = ("SUCCEEDED", "FAILED")
-STATUSES = NOT_STARTED + ACTIVE + FINISHED
 
 # The same pattern as `JobId` in openapi/batch.yaml. The bulk operations answer per id, so
 # there a malformed id is one entry in `errors`, not a rejection of the whole request.

@@ -17,7 +17,6 @@ import uuid
 from handlers.wire import ApiError
 
 FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED")
-STATUSES = ("QUEUED", "IN_PROGRESS") + FINISHED
 DETAIL_KEY = re.compile(r"^[a-zA-Z0-9:_-]{1,128}\Z")
 THING_ARN = re.compile(r"^arn:aws:iot:[a-z0-9-]+:[0-9]{12}:thing/(?P<name>[a-zA-Z0-9:_-]{1,128})\Z")
 
