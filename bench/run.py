@@ -199,7 +199,7 @@ def run_cancelgate(wrk, jobs, seconds, tmp: Path) -> list[Case]:
     cases = []
     for mode in ("memory", "db"):
         port = free_port()
-        command = [sys.executable, "-m", "handlers.cli", "serve", "--port", str(port), "--fixtures",
+        command = [sys.executable, "-m", "cancelgate.cli", "serve", "--port", str(port), "--fixtures",
                    str(folder), "--log-level", "warning", "--no-response-validation", "--no-lifecycle"]
         if mode == "db":
             command += ["--db", str(tmp / f"bench-{jobs}.json")]
@@ -238,7 +238,7 @@ def run_redis(wrk, jobs: int, seconds: float, tmp: Path) -> list[Case]:
     try:
         for workers in (1, 2):
             port = free_port()
-            process = start([sys.executable, "-m", "handlers.cli", "serve", "--port", str(port), "--fixtures",
+            process = start([sys.executable, "-m", "cancelgate.cli", "serve", "--port", str(port), "--fixtures",
                              str(folder), "--log-level", "warning", "--no-response-validation", "--no-lifecycle",
                              "--store", f"redis://127.0.0.1:{redis_port}/0", "--store-prefix", f"bench{workers}",
                              "--workers", str(workers)], port, tmp / f"cancelgate-redis-{workers}.log")

@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handlers.rules import batch as rules  # noqa: E402
-from handlers.store import open_store  # noqa: E402
+from cancelgate.families.batch import rules  # noqa: E402
+from cancelgate.store import open_store  # noqa: E402
 
 
 def jobs(count: int) -> dict:

@@ -2,6 +2,7 @@
 from one clock: the wall clock, or a manual one that moves only when told to."""
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 
@@ -18,8 +19,8 @@ class RealClock:
 class ManualClock:
     """Starts at the wall clock's time (or `start_ms`) and moves only through `set_ms`.
 
-    With a `shared` store (one that offers get_clock/set_clock, such as Redis), the time lives
-    there, so every worker reads the same manual clock.
+    With a `store`, the time lives there, so every worker sharing a Redis store reads the same
+    manual clock.
     """
 
     manual = True
@@ -27,7 +28,7 @@ class ManualClock:
     def __init__(self, start_ms: int | None = None, shared=None):
         self._now = int(time.time() * 1000) if start_ms is None else start_ms
         self._lock = threading.Lock()
-        self._shared = shared if hasattr(shared, "get_clock") else None
+        self._shared = shared
         if self._shared is not None:
             self._shared.init_clock(self._now)
 
@@ -41,3 +42,10 @@ class ManualClock:
             self._now = value
             if self._shared is not None:
                 self._shared.set_clock(value)
+
+
+def iso_ms(ms: int) -> str:
+    """Epoch milliseconds as ISO 8601 UTC with milliseconds and a `Z`: the one time format of
+    every answer that shows times as text (Vault, the control plane)."""
+    moment = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

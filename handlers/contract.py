@@ -10,7 +10,7 @@ import urllib.request
 
 import yaml
 
-from handlers.resources import schemathesis_config, specs_dir
+from cancelgate.resources import schemathesis_config, specs_dir
 
 FIXTURE_VAULT_USER = ("alice@promomats.example.com", "cancelgate")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.clock import RealClock
-from handlers.store import Fixtures, Store
+from cancelgate.clock import RealClock
+from cancelgate.store import Fixtures, Store
 
 
 @dataclass

@@ -50,7 +50,7 @@ def start_server(tmp: Path, *args: str, wait: bool = True) -> Server:
     port = free_port()
     log = tmp / f"server-{port}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "handlers.cli", "serve", "--port", str(port), "--clock", "manual", *args],
+        [sys.executable, "-m", "cancelgate.cli", "serve", "--port", str(port), "--clock", "manual", *args],
         cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", process, log)
     if wait:

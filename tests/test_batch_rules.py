@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.rules import batch as rules
-from handlers.wire import ApiError
+from cancelgate.families import paging
+from cancelgate.families.batch import rules
+from cancelgate.errors import ApiError
 
 NOW = 5_000
 
@@ -30,7 +31,7 @@ def test_recorded_cancel_is_kept_by_a_second_one():
     rules.stop_job(jobs, "a", "first", NOW, terminate=False)
     rules.stop_job(jobs, "a", "second", NOW, terminate=True)
     assert jobs["a"]["_stop"] == {"reason": "first"}
-    assert rules.dispatch(jobs, "q", NOW + 1)["statusReason"] == "first"
+    assert rules.move_head(jobs, "q", NOW + 1, [])["statusReason"] == "first"
 
 
 def test_dependency_chain_fails_in_order():
@@ -73,8 +74,8 @@ def test_cancel_leaves_running_alone_terminate_stops_it():
 def test_dispatch_orders_by_priority_then_age_then_id():
     jobs = table(job("x", "RUNNABLE", createdAt=3), job("y", "RUNNABLE", createdAt=2),
                  job("z", "RUNNABLE", createdAt=9, schedulingPriority=1), job("w", "RUNNING"))
-    assert [rules.dispatch(jobs, "q", NOW)["jobId"] for _ in range(3)] == ["z", "y", "x"]
-    assert rules.dispatch(jobs, "q", NOW) is None
+    assert [rules.move_head(jobs, "q", NOW, [])["jobId"] for _ in range(3)] == ["z", "y", "x"]
+    assert rules.move_head(jobs, "q", NOW, []) is None
 
 
 def test_bulk_reports_malformed_ids_and_counts_unknown_as_successful():
@@ -104,6 +105,6 @@ def test_submit_links_dependents_both_ways():
 
 
 def test_list_tokens_round_trip_and_bad_token_is_client_error():
-    assert rules.decode_token(rules.encode_token(42)) == 42
+    assert paging.decode(paging.encode(42), "ClientException") == 42
     with pytest.raises(ApiError):
-        rules.decode_token("garbage!")
+        paging.decode("garbage!", "ClientException")

@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 
 
 def cancelgate(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "handlers.cli", *args], cwd="/", capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cancelgate.cli", *args], cwd="/", capture_output=True,
                           text=True, timeout=timeout, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
 
 

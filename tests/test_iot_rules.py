@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.rules import iot as rules
-from handlers.wire import ApiError
+from cancelgate.families.iot import lifecycle, rules
+from cancelgate.errors import ApiError
 
 NOW = 10_000
 ARN = "arn:aws:iot:us-east-1:123456789012:thing/{}"
@@ -100,8 +100,8 @@ def test_lifecycle_moves_queued_to_an_outcome_and_bumps_versions():
     config = {"durations": {"QUEUED": 1, "IN_PROGRESS": 2}, "outcomes": {"SUCCEEDED": 1.0}}
     things, _, executions = world("QUEUED")
     executions["t/j"] = {**executions["t/j"], "_since": 0, "versionNumber": 1}
-    assert rules.lifecycle_next(executions, config) == 1000
-    moves = rules.lifecycle_step(executions, 5000, config)
+    assert lifecycle.lifecycle_next(executions, config) == 1000
+    moves = lifecycle.lifecycle_step(executions, 5000, config)
     assert [(m["from"], m["to"], m["at"]) for m in moves] == [("QUEUED", "IN_PROGRESS", 1000),
                                                             ("IN_PROGRESS", "SUCCEEDED", 3000)]
     assert executions["t/j"]["versionNumber"] == 3 and executions["t/j"]["startedAt"] == 1000
@@ -109,7 +109,7 @@ def test_lifecycle_moves_queued_to_an_outcome_and_bumps_versions():
 
 def test_outcome_shares_are_deterministic_and_follow_the_shares():
     shares = {"SUCCEEDED": 0.8, "FAILED": 0.1, "TIMED_OUT": 0.05, "REJECTED": 0.05}
-    picks = [rules.outcome({"thingName": f"t{i}", "jobId": "j"}, shares) for i in range(2000)]
-    assert picks == [rules.outcome({"thingName": f"t{i}", "jobId": "j"}, shares) for i in range(2000)]
+    picks = [lifecycle.outcome({"thingName": f"t{i}", "jobId": "j"}, shares) for i in range(2000)]
+    assert picks == [lifecycle.outcome({"thingName": f"t{i}", "jobId": "j"}, shares) for i in range(2000)]
     assert 0.75 < picks.count("SUCCEEDED") / 2000 < 0.85
     assert set(picks) == set(shares)

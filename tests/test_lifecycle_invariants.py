@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from handlers.rules import batch as rules
+from cancelgate.families.batch import lifecycle, rules
 
 CONFIG = {"durations": {"SUBMITTED": 1, "PENDING": 1, "STARTING": 2, "RUNNING": 5},
           "capacity": {"default": 1, "queues": {}}}
@@ -44,13 +44,13 @@ def test_invariants_hold_for_any_sequence(operations):
         else:
             target = now + op[1]
             for _ in range(1000):
-                due = rules.lifecycle_next(jobs, CONFIG)
+                due = lifecycle.lifecycle_next(jobs, CONFIG)
                 if due is None or due > target:
                     break
                 now = max(now, due)
-                rules.lifecycle_step(jobs, now, CONFIG)
+                lifecycle.lifecycle_step(jobs, now, CONFIG)
             now = target
-            rules.lifecycle_step(jobs, now, CONFIG)
+            lifecycle.lifecycle_step(jobs, now, CONFIG)
         for job_id, stored in jobs.items():
             job = {k: v for k, v in stored.items() if not k.startswith("_")}  # as clients see it
             if job_id in finished:

@@ -14,12 +14,12 @@ def test_wheel_carries_specs_and_fixtures(tmp_path):
     wheel = next(tmp_path.glob("cancelgate-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for spec in (ROOT / "openapi").glob("*.yaml"):
-        assert f"handlers/openapi/{spec.name}" in names
+        assert f"cancelgate/openapi/{spec.name}" in names
     for fixture in (ROOT / "data").iterdir():
-        assert f"handlers/data/{fixture.name}" in names
+        assert f"cancelgate/data/{fixture.name}" in names
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     found = subprocess.run(
-        [sys.executable, "-c", "from handlers.resources import specs_dir, data_dir; print(specs_dir()); print(data_dir())"],
+        [sys.executable, "-c", "from cancelgate.resources import specs_dir, data_dir; print(specs_dir()); print(data_dir())"],
         cwd=tmp_path, env={"PYTHONPATH": str(unpacked)}, capture_output=True, text=True, check=True)
-    assert found.stdout.split() == [str(unpacked / "handlers" / "openapi"), str(unpacked / "handlers" / "data")]
+    assert found.stdout.split() == [str(unpacked / "cancelgate" / "openapi"), str(unpacked / "cancelgate" / "data")]

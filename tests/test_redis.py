@@ -11,7 +11,7 @@ import uuid
 import httpx
 import pytest
 
-from handlers.store_redis import RedisStore
+from cancelgate.store.redis_store import RedisStore
 from tests.conftest import aws_client, start_redis, start_server
 
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from handlers import contract
+from cancelgate import contract
 from tests.conftest import ROOT
 
 SPECS = sorted(p.stem for p in (ROOT / "openapi").glob("*.yaml"))

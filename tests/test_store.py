@@ -9,7 +9,8 @@ import signal
 import httpx
 import pytest
 
-from handlers.store import Store, StoreLocked
+from cancelgate.store import StoreLocked
+from cancelgate.store.tinydb_store import TinyStore as Store
 from tests.conftest import aws_client, start_server
 
 JOB = "00000000-0000-4000-8000-000000000001"
@@ -20,7 +21,7 @@ def fresh_store(request):
     """A store of each backend holding {"t": {"a": {"v": 1}}}."""
     if request.param == "tinydb":
         return Store(None, {"t": {"a": {"v": 1}}})
-    from handlers.store_redis import RedisStore
+    from cancelgate.store.redis_store import RedisStore
     return RedisStore(request.getfixturevalue("redis_url"), {"t": {"a": {"v": 1}}}, f"t-{uuid.uuid4().hex[:8]}")
 
 
@@ -100,7 +101,7 @@ def test_second_server_on_same_db_refuses_to_start(tmp_path):
 
 def test_background_compaction_keeps_every_change(tmp_path, monkeypatch):
     """Compaction runs while writes go on; whatever moment a crash picks, the state reloads."""
-    import handlers.store as store_module
+    import cancelgate.store.tinydb_store as store_module
     monkeypatch.setattr(store_module, "COMPACT_EVERY", 10)
     path = tmp_path / "state.json"
     store = Store(path, {"t": {}})

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.rules import vault as rules
-from handlers.wire import ApiError
+from cancelgate.families.vault import lifecycle, rules
+from cancelgate.errors import ApiError
 
 
 def job(job_id: int, status: str, vault_id: int = 1) -> dict:
@@ -22,16 +22,16 @@ def test_cancel_answers_each_id_in_order():
 def test_cancelling_never_fails_and_ends_cancelled():
     jobs = {"1": {**job(1, "CANCELLING"), "_since": 0}}
     config = {"durations": {"CANCELLING": 2}}
-    assert rules.lifecycle_next(jobs, config) == 2000
-    assert rules.lifecycle_step(jobs, 1999, config) == []
-    assert [m["to"] for m in rules.lifecycle_step(jobs, 2000, config)] == ["CANCELLED"]
+    assert lifecycle.lifecycle_next(jobs, config) == 2000
+    assert lifecycle.lifecycle_step(jobs, 1999, config) == []
+    assert [m["to"] for m in lifecycle.lifecycle_step(jobs, 2000, config)] == ["CANCELLED"]
     assert jobs["1"]["run_end_date"] == 2000
 
 
 def test_lifecycle_runs_scheduled_jobs_to_success():
     jobs = {"1": {**job(1, "SCHEDULED"), "_since": 0}}
     config = {"durations": {"SCHEDULED": 1, "QUEUED": 1, "RUNNING": 1}}
-    assert [m["to"] for m in rules.lifecycle_step(jobs, 5000, config)] == ["QUEUED", "RUNNING", "SUCCESS"]
+    assert [m["to"] for m in lifecycle.lifecycle_step(jobs, 5000, config)] == ["QUEUED", "RUNNING", "SUCCESS"]
     assert (jobs["1"]["run_start_date"], jobs["1"]["run_end_date"]) == (2000, 3000)
 
 

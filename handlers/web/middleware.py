@@ -7,7 +7,7 @@ import hmac
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from handlers.wire import WireMap
+from cancelgate.web.wire import WireMap
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 

@@ -22,7 +22,8 @@ from typing import Callable, Iterator, TypeVar
 
 import redis
 
-from handlers.store import Doc, Fixtures, OverlayTable, touched_keys
+from cancelgate.store.overlay import OverlayTable
+from cancelgate.store.protocol import Doc, Fixtures, touched_keys
 
 T = TypeVar("T")
 log = logging.getLogger("cancelgate.store")

@@ -7,14 +7,11 @@ import io
 import secrets
 import time
 
-from connexion import request
-
-from handlers.rules import vault as rules
-from handlers.runtime import current
-from handlers.validation import spec_schema_error
-from handlers.wire import ApiError
-
-USERS, VAULTS, SESSIONS, JOBS = "vault_users", "vault_vaults", "vault_sessions", "vault_jobs"
+from cancelgate.errors import ApiError
+from cancelgate.families.vault import JOBS, SESSIONS, USERS, VAULTS, rules
+from cancelgate.runtime import current
+from cancelgate.web.context import request
+from cancelgate.web.validation import spec_schema_error
 BURST_LIMIT, BURST_WINDOW_S = 2000, 300
 
 
@@ -101,7 +98,8 @@ def _ids_from_csv(body) -> list:
     items = []
     for row in rows[1:]:
         cell = row[column].strip() if column < len(row) else ""
-        items.append({"job_id": int(cell) if cell.isdigit() else cell})
+        # ASCII digits only: str.isdigit() also holds for "²" and "١", which are no job ids
+        items.append({"job_id": int(cell) if cell.isascii() and cell.isdigit() else cell})
     return items
 
 

@@ -14,7 +14,8 @@ import typing as t
 import jsonschema_rs
 from connexion.exceptions import BadRequestProblem
 from connexion.utils import is_nullable, is_null
-from connexion.validators import JSONRequestBodyValidator, ParameterValidator
+from connexion.datastructures import MediaTypeDict
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 
 _compiled: dict[int, tuple[dict, t.Any]] = {}
 
@@ -115,3 +116,8 @@ def spec_schema_error(spec: dict, ref: str, instance: t.Any) -> str | None:
     if key not in _by_ref:
         _by_ref[key] = jsonschema_rs.Draft4Validator({"$ref": ref, "components": spec["components"]})
     return _describe(_by_ref[key].iter_errors(instance))
+
+
+# Connexion's validator map with ours in: JSON bodies and parameters compiled once, ECMA patterns.
+VALIDATORS = {"parameter": CompiledParameterValidator,
+              "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": StrictJSONBodyValidator})}

@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import uuid
 
-from handlers.rules import batch as rules
-from handlers.runtime import current
-
-JOBS = "batch_jobs"
+from cancelgate.families.batch import JOBS, rules
+from cancelgate.runtime import current
 
 
 def arn_of(job_id: str) -> str:

@@ -1,11 +1,9 @@
 """AWS IoT Jobs operations (openapi/iot.yaml): read the request, run the rule, answer."""
 from __future__ import annotations
 
-from handlers.rules import iot as rules
-from handlers.runtime import current
-from handlers.wire import ApiError
-
-THINGS, JOBS, EXECUTIONS = "iot_things", "iot_jobs", "iot_executions"
+from cancelgate.errors import ApiError
+from cancelgate.families.iot import EXECUTIONS, JOBS, THINGS, rules
+from cancelgate.runtime import current
 
 
 def thing_arn(name: str) -> str:

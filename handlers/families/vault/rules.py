@@ -7,10 +7,10 @@ when a session last served a call.
 """
 from __future__ import annotations
 
-import datetime
 import hmac
 
-from handlers.wire import ApiError
+from cancelgate.clock import iso_ms as iso
+from cancelgate.errors import ApiError
 
 CANCELLABLE = ("SCHEDULED", "QUEUED", "QUEUEING")
 FINISHED = ("SUCCESS", "ERRORS_ENCOUNTERED", "CANCELLED", "TIMEOUT", "COMPLETED_DUE_TO_INACTIVITY",
@@ -21,11 +21,6 @@ FIRST_CANCEL_VERSION = (25, 3)
 def version_tuple(version: str) -> tuple[int, int]:
     major, minor = version.lstrip("v").split(".")
     return int(major), int(minor)
-
-
-def iso(ms: int) -> str:
-    moment = datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --- sessions -------------------------------------------------------------------------------
@@ -98,41 +93,3 @@ def job_view(job: dict, version: str) -> dict:
         if field in job:
             shown[field] = iso(job[field])
     return shown
-
-
-# --- lifecycle --------------------------------------------------------------------------------
-NEXT = {"SCHEDULED": "QUEUED", "QUEUED": "RUNNING", "QUEUEING": "RUNNING", "RUNNING": "SUCCESS",
-        "CANCELLING": "CANCELLED"}
-
-
-def lifecycle_next(jobs, config: dict) -> int | None:
-    durations = config["durations"]
-    times = [job["_since"] + int(durations[job["status"]] * 1000) for job in jobs.values()
-             if job["status"] in durations and job["status"] in NEXT and "_since" in job]
-    return min(times, default=None)
-
-
-def lifecycle_step(jobs, now: int, config: dict) -> list[dict]:
-    """SCHEDULED -> QUEUED -> RUNNING -> SUCCESS, and CANCELLING -> CANCELLED, by the durations."""
-    durations = config["durations"]
-    changes = []
-    for job in sorted(jobs.values(), key=lambda j: j["id"]):
-        if job["status"] not in NEXT or job["status"] not in durations:
-            continue
-        if "_since" not in job:
-            jobs[str(job["id"])] = {**job, "_since": now}
-            continue
-        while job["status"] in NEXT and job["status"] in durations:
-            at = job["_since"] + int(durations[job["status"]] * 1000)
-            if at > now:
-                break
-            status = NEXT[job["status"]]
-            moved = {**job, "status": status, "_since": at}
-            if status == "RUNNING":
-                moved["run_start_date"] = at
-            if status in FINISHED:
-                moved["run_end_date"] = at
-            jobs[str(job["id"])] = moved
-            changes.append({"id": str(job["id"]), "from": job["status"], "to": status, "at": at})
-            job = moved
-    return changes

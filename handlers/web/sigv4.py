@@ -1,6 +1,7 @@
 """Optional SigV4 verification for the AWS families, with botocore's own signer.
 
-Off by default (any signed request is accepted, as moto does). With credentials it recomputes
+Off by default (any signed request is accepted, as moto does), and then botocore is not needed:
+it is imported only when `--aws-credentials` is given (the `sigv4` extra brings it). With credentials it recomputes
 the signature of each AWS request from the headers the client says it signed and the exact body,
 and refuses a mismatch, an unknown key, a malformed header or a clock skew over 15 minutes.
 """
@@ -12,27 +13,42 @@ import hmac
 import re
 from pathlib import Path
 
-from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from handlers.wire import ApiError, AwsWire, WireMap
+from cancelgate.errors import ApiError, ConfigError
+from cancelgate.web.wire import AwsWire, WireMap
+
+SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"   # botocore.auth.SIGV4_TIMESTAMP
 
 MAX_SKEW = datetime.timedelta(minutes=15)
 AUTH = re.compile(r"^AWS4-HMAC-SHA256 Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request,"
                   r"\s*SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$")
 
 
+def require_botocore() -> None:
+    try:
+        import botocore.auth  # noqa: F401
+    except ImportError:
+        raise ConfigError("--aws-credentials verifies signatures with botocore, which is not installed: "
+                          "pip install 'cancelgate[sigv4]'") from None
+
+
 def load_credentials(path: str | Path) -> dict[str, str]:
     """Access key id -> secret, from a file in the AWS shared-credentials (INI) format."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--aws-credentials {path}: no such file")
     parser = configparser.ConfigParser()
-    parser.read(path, encoding="utf-8")
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as error:
+        raise ConfigError(f"--aws-credentials {path} is not an AWS credentials file: "
+                          f"{' '.join(str(error).split())}") from None
     pairs = {parser[s]["aws_access_key_id"]: parser[s]["aws_secret_access_key"]
              for s in parser.sections()
              if "aws_access_key_id" in parser[s] and "aws_secret_access_key" in parser[s]}
     if not pairs:
-        raise ValueError(f"{path} holds no aws_access_key_id / aws_secret_access_key pair")
+        raise ConfigError(f"--aws-credentials {path} holds no aws_access_key_id / aws_secret_access_key pair")
     return pairs
 
 
@@ -43,6 +59,9 @@ def _invalid(message: str) -> ApiError:
 def verify(method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes,
            secrets: dict[str, str], now: datetime.datetime) -> None:
     """Raise the AWS error for a request whose SigV4 signature does not hold."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
     authorization = headers.get("authorization")
     if not authorization:
         raise _invalid("Missing Authentication Token: the request is not signed")
@@ -76,6 +95,8 @@ class SigV4Gate:
     """ASGI middleware: verifies AWS-family requests when credentials are configured."""
 
     def __init__(self, app: ASGIApp, wires: WireMap, secrets: dict[str, str] | None):
+        if secrets:
+            require_botocore()
         self.app = app
         self.wires = wires
         self.secrets = secrets or {}

@@ -1,10 +1,10 @@
-"""The one scheduler that moves jobs of every family on the server's one clock.
+"""The one scheduler that moves the documents of every family on the server's one clock.
 
-Each family's transition rules are plain functions in handlers/rules/<family>.py:
-`lifecycle_step(table, now, config)` applies what is due at `now` and returns the transitions,
-`lifecycle_next(table, config)` says when the next one is due. The scheduler runs them inside
-one store transaction: on a timer with the real clock, or on demand, event by event, when a
-test advances the manual clock (so a run is deterministic).
+It iterates the family registry: each family with a `Lifecycle` names its table, a rule that
+applies what is due at `now` and returns the transitions, and a rule that says when the next
+one is due. The scheduler runs them inside one store transaction: on a timer with the real
+clock, or on demand, event by event, when a test advances the manual clock (so a run is
+deterministic).
 """
 from __future__ import annotations
 
@@ -12,47 +12,28 @@ import asyncio
 import logging
 import os
 import uuid
-from pathlib import Path
-from typing import Any
 
-import yaml
-
-from handlers.rules import batch as batch_rules
-from handlers.rules import iot as iot_rules
-from handlers.rules import vault as vault_rules
+from cancelgate.families import REGISTRY
 
 log = logging.getLogger("cancelgate.lifecycle")
-
-# family -> (table, step, next due)
-ENGINES: dict[str, tuple[str, Any, Any]] = {
-    "batch": ("batch_jobs", batch_rules.lifecycle_step, batch_rules.lifecycle_next),
-    "iot": ("iot_executions", iot_rules.lifecycle_step, iot_rules.lifecycle_next),
-    "vault": ("vault_jobs", vault_rules.lifecycle_step, vault_rules.lifecycle_next),
-}
 
 MAX_EVENTS_PER_ADVANCE = 100_000
 
 
-def load_config(path: str | Path) -> dict:
-    config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    unknown = set(config) - set(ENGINES)
-    if unknown:
-        raise ValueError(f"lifecycle file names unknown families: {sorted(unknown)}")
-    return config
-
-
 class Scheduler:
     def __init__(self, store, clock, config: dict):
+        """`config`: the lifecycle file as lifecycle_config.load gives it, family -> section."""
         self.store = store
         self.clock = clock
         self.config = config
         self._next_due: int | None = 0
         self._seen_version = -1
+        self._holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
-    def _engines(self):
-        for family, (table, step, next_due) in ENGINES.items():
-            if family in self.config:
-                yield family, table, step, next_due
+    def _lifecycles(self):
+        for name, family in REGISTRY.items():
+            if family.lifecycle is not None and name in self.config:
+                yield name, family.lifecycle, self.config[name]
 
     def run_due(self) -> list[dict]:
         """Apply every transition due now, in every family."""
@@ -60,19 +41,16 @@ class Scheduler:
 
         def step_all(tx):
             changes = []
-            for family, table, step, _ in self._engines():
-                changes += [{"family": family, **c} for c in step(tx.table(table), now, self.config[family])]
+            for name, lifecycle, config in self._lifecycles():
+                changes += [{"family": name, **c} for c in lifecycle.step(tx.table(lifecycle.table), now, config)]
             return changes, self._earliest(tx)
         changes, self._next_due = self.store.transact(step_all)
         self._seen_version = self.store.version
         return changes
 
     def _earliest(self, tx) -> int | None:
-        times = []
-        for family, table, _, next_due in self._engines():
-            due = next_due(tx.table(table), self.config[family])
-            if due is not None:
-                times.append(due)
+        times = [due for _, lifecycle, config in self._lifecycles()
+                 if (due := lifecycle.next_due(tx.table(lifecycle.table), config)) is not None]
         return min(times, default=None)
 
     def advance(self, seconds: float) -> list[dict]:
@@ -98,12 +76,9 @@ class Scheduler:
     def _leader(self, interval: float) -> bool:
         """With a shared store, only the worker holding the scheduler lease ticks; when it dies,
         the lease expires and another worker takes over."""
-        if not hasattr(self.store, "hold_lease"):
-            return True
         return self.store.hold_lease("scheduler", self._holder, int(interval * 4000))
 
     async def run_forever(self, interval: float = 0.5) -> None:
-        self._holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         while True:
             await asyncio.sleep(interval)
             if not self._leader(interval) or self.idle():
@@ -112,4 +87,3 @@ class Scheduler:
                 self.run_due()
             except Exception:  # the server must keep serving whatever one tick does
                 log.exception("lifecycle tick failed")
-

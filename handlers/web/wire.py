@@ -13,24 +13,7 @@ from xml.etree import ElementTree
 
 from starlette.responses import Response
 
-
-class ApiError(Exception):
-    """A failure with a family error code (`ClientException`, `INVALID_DATA`, ...).
-
-    `status` is only needed where the wire cannot derive it from the code (framework errors).
-    """
-
-    def __init__(self, code: str, message: str, status: int | None = None, *,
-                 headers: dict[str, str] | None = None, extra: dict | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-        self.headers = headers or {}
-        self.extra = extra or {}  # fields a wire adds beside the error (Vault's `errorType`)
-
-    def __repr__(self) -> str:
-        return f"ApiError({self.code!r}, {self.message!r}, {self.status!r})"
+from cancelgate.errors import ApiError
 
 
 def one_line(text: object, limit: int = 300) -> str:

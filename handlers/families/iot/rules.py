@@ -8,13 +8,12 @@ entered its status.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import unicodedata
 import uuid
 
-from handlers.wire import ApiError
+from cancelgate.errors import ApiError
+from cancelgate.families import paging
 
 FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED")
 DETAIL_KEY = re.compile(r"^[a-zA-Z0-9:_-]{1,128}\Z")
@@ -207,63 +206,4 @@ def thing_name_of(arn: str) -> str:
 
 def page(items: list, token: str | None, size: int | None) -> tuple[list, str | None]:
     """A page of `items` and the token of the next one (None when this was the last)."""
-    start = 0
-    if token:
-        try:
-            kind, _, offset = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        except ValueError:
-            kind, offset = "", ""
-        if kind != "offset" or not offset.isdigit():
-            raise ApiError("InvalidRequestException", "nextToken is not a token this service issued")
-        start = int(offset)
-    size = size or 250
-    following = start + size
-    token = base64.urlsafe_b64encode(f"offset:{following}".encode()).decode() if following < len(items) else None
-    return items[start:following], token
-
-
-# --- lifecycle --------------------------------------------------------------------------------
-
-def outcome(execution: dict, shares: dict) -> str:
-    """Where an IN_PROGRESS execution ends, picked by a hash of thing and job: always the same."""
-    digest = hashlib.sha256(f"{execution['thingName']}/{execution['jobId']}".encode()).digest()
-    point = int.from_bytes(digest[:8], "big") / 2**64
-    total = sum(shares.values()) or 1
-    for status, share in sorted(shares.items()):
-        point -= share / total
-        if point < 0:
-            return status
-    return "SUCCEEDED"
-
-
-def lifecycle_next(executions, config: dict) -> int | None:
-    durations = config["durations"]
-    times = [e["_since"] + int(durations[e["status"]] * 1000) for e in executions.values()
-             if e["status"] in durations and "_since" in e]
-    return min(times, default=None)
-
-
-def lifecycle_step(executions, now: int, config: dict) -> list[dict]:
-    """QUEUED -> IN_PROGRESS -> an outcome (SUCCEEDED, or FAILED / TIMED_OUT / REJECTED by the
-    configured shares), each step bumping versionNumber like a device's update does."""
-    durations = config["durations"]
-    changes = []
-    for execution in sorted(executions.values(), key=lambda e: (e.get("queuedAt", 0), e["thingName"], e["jobId"])):
-        if execution["status"] not in durations:
-            continue
-        if "_since" not in execution:
-            executions[execution_key(execution["thingName"], execution["jobId"])] = {**execution, "_since": now}
-            continue
-        at = execution["_since"] + int(durations[execution["status"]] * 1000)
-        while execution["status"] in durations and at <= now:
-            status = "IN_PROGRESS" if execution["status"] == "QUEUED" else outcome(execution, config["outcomes"])
-            moved = {**execution, "status": status, "_since": at, "lastUpdatedAt": at,
-                     "versionNumber": execution["versionNumber"] + 1}
-            if status == "IN_PROGRESS":
-                moved["startedAt"] = at
-            executions[execution_key(execution["thingName"], execution["jobId"])] = moved
-            changes.append({"id": execution_key(execution["thingName"], execution["jobId"]),
-                            "from": execution["status"], "to": status, "at": at})
-            execution = moved
-            at = execution["_since"] + int(durations.get(execution["status"], 0) * 1000)
-    return changes
+    return paging.page(items, token, size or 250, "InvalidRequestException")

@@ -1,0 +1,149 @@
+"""AWS Batch jobs moving by themselves on the clock: SUBMITTED -> PENDING -> RUNNABLE ->
+STARTING -> RUNNING -> SUCCEEDED, with the durations and queue capacities of the lifecycle file.
+`_since` is when a job entered its status (set on first sight for jobs put in from outside).
+"""
+from __future__ import annotations
+
+from cancelgate.families.batch.rules import (FINISHED, ACTIVE, Job, child_ids, is_array_parent,
+                                              move, move_head, settle)
+
+CONFIG_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["durations", "capacity"],
+    "properties": {
+        "durations": {"type": "object", "additionalProperties": False, "properties": {
+            status: {"type": "number", "minimum": 0}
+            for status in ("SUBMITTED", "PENDING", "STARTING", "RUNNING")}},
+        "capacity": {"type": "object", "additionalProperties": False, "required": ["default"], "properties": {
+            "default": {"type": "integer", "minimum": 1},
+            "queues": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}}},
+    },
+}
+
+
+def _due(job: Job, config: dict, jobs) -> int | None:
+    """When `job` next moves by itself; None if only a queue slot or another job can move it."""
+    since = job["_since"]
+    seconds = config["durations"].get(job["status"])
+    if job["status"] == "PENDING":
+        if is_array_parent(job):
+            return None
+        finished_at = since
+        for dependency in job.get("dependsOn") or ():
+            found = jobs.get(dependency["jobId"])
+            if found is None:
+                continue
+            if found["status"] not in FINISHED:
+                return None
+            if found["status"] == "FAILED":
+                return since  # fails as soon as it is looked at
+            finished_at = max(finished_at, found.get("stoppedAt", since))
+        return finished_at + int((seconds or 0) * 1000)
+    if seconds is None or job["status"] in FINISHED or job["status"] == "RUNNABLE":
+        return None
+    return since + int(seconds * 1000)
+
+
+def lifecycle_next(jobs, config: dict) -> int | None:
+    """The earliest time at which some job will move by itself (None: nothing will)."""
+    earliest = None
+    for job in jobs.values():
+        if job["status"] in FINISHED or "_since" not in job:
+            continue
+        due = _due(job, config, jobs)
+        if due is not None and (earliest is None or due < earliest):
+            earliest = due
+    return earliest
+
+
+def lifecycle_step(jobs, now: int, config: dict) -> list[dict]:
+    """Apply every transition due at `now`, until nothing more moves; return them in order.
+
+    SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING -> SUCCEEDED after the configured
+    durations; a PENDING job waits for its dependencies (a failed one fails it); RUNNABLE jobs
+    leave their queue head first (priority, then age) while the queue has a free slot, a job
+    with a recorded cancel failing there instead of starting; an array parent finishes when
+    all its children have (SUCCEEDED only if they all did).
+    """
+    changes: list[dict] = []
+    for job in list(jobs.values()):
+        if "_since" not in job and job["status"] not in FINISHED:
+            jobs[job["jobId"]] = {**job, "_since": now}
+    moved = True
+    while moved:
+        moved = False
+        order = sorted((j.get("createdAt", 0), j["jobId"]) for j in jobs.values()
+                       if j["status"] not in FINISHED)
+        for _, job_id in order:
+            job = jobs.get(job_id)  # fresh: an earlier move in this pass may have settled it
+            if job is None or job["status"] in FINISHED:
+                continue
+            if is_array_parent(job):
+                moved |= _parent_step(jobs, job, now, config, changes)
+                continue
+            due = _due(job, config, jobs)
+            if due is None or due > now:
+                continue
+            moved = True
+            status = job["status"]
+            if status == "SUBMITTED":
+                move(jobs, job, "PENDING", due, changes)
+            elif status == "PENDING":
+                failed = [d["jobId"] for d in job.get("dependsOn") or ()
+                          if (jobs.get(d["jobId"]) or {}).get("status") == "FAILED"]
+                if failed:
+                    done = move(jobs, job, "FAILED", due, changes, stoppedAt=due,
+                                 statusReason=f"Dependent Job {failed[0]} failed")
+                    settle(jobs, done, due)
+                else:
+                    move(jobs, job, "RUNNABLE", due, changes)
+            elif status == "STARTING":
+                move(jobs, job, "RUNNING", due, changes, startedAt=due)
+            elif status == "RUNNING":
+                done = move(jobs, job, "SUCCEEDED", due, changes, stoppedAt=due,
+                             statusReason="Essential container in task exited")
+                settle(jobs, done, due)
+        moved |= _dispatch_queues(jobs, now, config, changes)
+    return changes
+
+
+def _parent_step(jobs, parent: Job, now: int, config: dict, changes: list) -> bool:
+    if parent["status"] == "SUBMITTED":
+        due = _due(parent, config, jobs)
+        if due is None or due > now:
+            return False
+        move(jobs, parent, "PENDING", due, changes)
+        return True
+    if parent["status"] != "PENDING" or "_stop" in parent:
+        return False  # a recorded cancel finishes the parent through settle()
+    children = [jobs.get(c) for c in child_ids(parent)]
+    if any(c is not None and c["status"] not in FINISHED for c in children):
+        return False
+    failed = any(c is not None and c["status"] == "FAILED" for c in children)
+    done = move(jobs, parent, "FAILED" if failed else "SUCCEEDED", now, changes, stoppedAt=now,
+                 statusReason="An array child failed" if failed else "All array children succeeded")
+    settle(jobs, done, now)
+    return True
+
+
+def _dispatch_queues(jobs, now: int, config: dict, changes: list) -> bool:
+    capacity = config["capacity"]
+    running: dict[str, int] = {}
+    queues = set()
+    for job in jobs.values():
+        if is_array_parent(job):
+            continue
+        if job["status"] in ACTIVE:
+            running[job["jobQueue"]] = running.get(job["jobQueue"], 0) + 1
+        elif job["status"] == "RUNNABLE":
+            queues.add(job["jobQueue"])
+    moved = False
+    for queue in sorted(queues):
+        limit = capacity.get("queues", {}).get(queue, capacity.get("default", 1))
+        while running.get(queue, 0) < limit:
+            head = move_head(jobs, queue, now, changes)
+            if head is None:
+                break
+            moved = True
+            if head["status"] == "STARTING":
+                running[queue] = running.get(queue, 0) + 1
+    return moved

@@ -1,0 +1,40 @@
+"""What a family is to the rest of the server: one registry entry (see families/__init__.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+Step = Callable[[Any, int, dict], list]          # (table, now, config) -> transitions applied
+NextDue = Callable[[Any, dict], "int | None"]    # (table, config) -> when the next one is due
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """How a family's documents move on the clock: the table they live in, the rule applying
+    what is due, the rule saying when the next move is due, and the schema of the family's
+    section of the lifecycle file."""
+
+    table: str
+    step: Step
+    next_due: NextDue
+    config_schema: dict
+
+
+@dataclass(frozen=True)
+class Family:
+    """`name` is both the spec (`openapi/<name>.yaml`, whose `x-cancelgate-wire` is the family's
+    wire) and the family's key in the lifecycle file and fault rules."""
+
+    name: str
+    tables: tuple[str, ...]
+    # table -> how fixture documents (written as the service shows them) gain our bookkeeping
+    prepare: Mapping[str, Callable[[dict], dict]] = field(default_factory=dict)
+    # table -> JSON schema every document of a fixture or --db file must satisfy at start
+    documents: Mapping[str, dict] = field(default_factory=dict)
+    lifecycle: Lifecycle | None = None
+
+
+def requires(*names: str, **types: str) -> dict:
+    """A document schema: an object with these fields, of these JSON types where named."""
+    return {"type": "object", "required": list(names),
+            "properties": {name: {"type": types.get(name, "string")} for name in names}}

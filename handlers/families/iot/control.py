@@ -1,0 +1,16 @@
+"""IoT's control-plane operations (openapi/control.yaml): an execution in any status."""
+from __future__ import annotations
+
+from cancelgate.families.iot import EXECUTIONS, JOBS, THINGS, rules
+from cancelgate.families.iot.operations import job_arn, thing_arn
+from cancelgate.runtime import current
+
+
+async def put_iot_execution(thingName: str, jobId: str, body: dict):
+    rules.check_status_details(body.get("statusDetails"))
+    rt = current()
+    now = rt.clock.now_ms()
+    execution = rt.store.transact(lambda tx: rules.put_execution(
+        tx.table(THINGS), tx.table(JOBS), tx.table(EXECUTIONS), thingName, jobId, body, now,
+        thing_arn, job_arn))
+    return {"execution": rules.execution_view(execution)}

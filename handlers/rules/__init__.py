@@ -1,1 +1,0 @@
-"""The seeds' state rules as plain functions: no HTTP, no framework, no storage."""

@@ -1,0 +1,18 @@
+"""The one store protocol (protocol.py) over two backends: TinyDB, embedded (tinydb_store.py,
+with its write-ahead log in wal.py), and Redis, shared by workers (redis_store.py). Only this
+package imports tinydb or redis."""
+from __future__ import annotations
+
+from cancelgate.store.protocol import Doc, Fixtures, Store, StoreLocked, touched_keys
+
+__all__ = ["Doc", "Fixtures", "Store", "StoreLocked", "open_store", "touched_keys"]
+
+
+def open_store(db: str | None, fixtures: Fixtures | None, url: str | None = None,
+               prefix: str = "cancelgate", check=None) -> Store:
+    """The TinyDB store (in memory, or journalled to `db`), or with a redis:// `url` the Redis one."""
+    if url:
+        from cancelgate.store.redis_store import RedisStore  # only needed, and only imported, for Redis
+        return RedisStore(url, fixtures, prefix)
+    from cancelgate.store.tinydb_store import TinyStore
+    return TinyStore(db, fixtures, check)

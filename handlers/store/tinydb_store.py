@@ -1,0 +1,188 @@
+"""The embedded store: TinyDB on a memory storage, in memory or journalled to a file.
+
+State is a set of tables ("kinds"), each a mapping of key -> JSON document. Callers never
+write directly: they run a function inside `transact`, read and write through the `Tx` it is
+given, and the store applies all of its writes at once or none of them (a rule that raises
+leaves nothing behind).
+
+Durability with a file (`--db PATH`): the live data is TinyDB on a memory storage, so a lookup
+is one dict access whatever the size. Every committed transaction is appended to
+`PATH.journal` as one JSON line and fsynced before `transact` returns (wal.py), so nothing that
+was answered with success is lost.
+"""
+from __future__ import annotations
+
+import collections
+import copy
+import os
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+from tinydb import TinyDB
+from tinydb.storages import MemoryStorage
+from tinydb.table import Table
+
+from cancelgate.store.overlay import OverlayTable, private_copy
+from cancelgate.store.protocol import Doc, Fixtures, T, touched_keys
+from cancelgate.store.wal import WriteAheadLog
+
+COMPACT_EVERY = 5000            # at least; never more often than once per stored document
+
+
+class _KeyedTable(Table):
+    """A TinyDB table keyed by our own string ids, changed in place.
+
+    TinyDB's stock `_update_table` copies the whole table on every write; on a memory storage the
+    in-place update below keeps a write O(1) however many jobs there are.
+    """
+
+    document_id_class = str
+
+    def _update_table(self, updater):
+        tables = self._storage.read() or {}
+        updater(tables.setdefault(self.name, {}))
+        self._storage.write(tables)
+        self.clear_cache()
+
+    def put(self, key: str, doc: Doc) -> None:
+        self._update_table(lambda table: table.__setitem__(key, doc))
+
+    def drop(self, key: str) -> None:
+        self._update_table(lambda table: table.pop(key, None))
+
+
+class TxTable(OverlayTable):
+    def __init__(self, table: _KeyedTable, writes: dict[str, Doc | None]):
+        super().__init__(writes)
+        self._table = table
+
+    def _read(self, key: str) -> Doc | None:
+        found = self._table.get(doc_id=key)
+        return None if found is None else private_copy(dict(found))
+
+    def _scan(self) -> Iterator[tuple[str, Doc]]:
+        for found in self._table:
+            yield found.doc_id, private_copy(dict(found))
+
+
+class Tx:
+    """What a function run by `Store.transact` reads and writes through."""
+
+    def __init__(self, db: TinyDB):
+        self._db = db
+        self.writes: dict[str, dict[str, Doc | None]] = {}
+
+    def table(self, kind: str) -> TxTable:
+        return TxTable(self._db.table(kind), self.writes.setdefault(kind, {}))
+
+
+class TinyStore:
+    """TinyDB-backed state, in memory or journalled to a file; one process."""
+
+    def __init__(self, path: str | os.PathLike | None = None, fixtures: Fixtures | None = None,
+                 check: Callable[[dict, str], None] | None = None):
+        """`check(state, source)` refuses recovered state the server cannot serve (it raises)."""
+        self._db = TinyDB(storage=MemoryStorage)
+        self._db.table_class = _KeyedTable
+        self._lock = threading.Lock()
+        self.version = 0  # grows with every transaction that wrote something
+        self._journal = WriteAheadLog(Path(path)) if path else None
+        self._clock: int | None = None
+        self._leases: dict[str, str] = {}
+        self._requests: collections.deque = collections.deque()
+        try:
+            recovered = self._journal.recover() if self._journal else None
+            if recovered is not None and check is not None:
+                check(recovered, f"--db {path}")
+        except Exception:
+            if self._journal:
+                self._journal.close()
+            raise
+        self._load(recovered if recovered is not None else copy.deepcopy(fixtures or {}))
+        if self._journal:
+            self._journal.snapshot(self._data())
+
+    def _data(self) -> dict:
+        return self._db.storage.read() or {}
+
+    def _load(self, data: dict) -> None:
+        self._db.storage.write({kind: dict(docs) for kind, docs in data.items()})
+        self._db.clear_cache()
+
+    def transact(self, fn: Callable[[Tx], T]) -> T:
+        """Run `fn` alone against the current state; apply its writes only if it returns."""
+        with self._lock:
+            tx = Tx(self._db)
+            result = fn(tx)
+            changes = [[kind, key, doc] for kind, docs in tx.writes.items()
+                       for key, doc in docs.items()]
+            if changes:
+                self.version += 1
+                if self._journal:
+                    self._journal.append(changes)
+                for kind, key, doc in changes:
+                    table = self._db.table(kind)
+                    table.drop(key) if doc is None else table.put(key, doc)
+                record = touched_keys.get()
+                if record is not None:
+                    record.extend((kind, key) for kind, key, _ in changes)
+                if self._journal and self._journal.pending >= COMPACT_EVERY:
+                    data = self._data()
+                    # folding costs O(documents): doing it once per that many changes keeps
+                    # the cost per change flat however large the store grows
+                    if self._journal.pending >= sum(len(docs) for docs in data.values()):
+                        self._journal.compact_in_background(data)
+            return result
+
+    def reset(self, fixtures: Fixtures | None) -> None:
+        """Replace all state with a copy of `fixtures` (or nothing)."""
+        with self._lock:
+            self.version += 1
+            self._load(copy.deepcopy(fixtures or {}))
+            if self._journal:
+                self._journal.snapshot(self._data())
+
+    def count(self, kind: str) -> int:
+        """How many documents one table holds (cheap: no copy, no transaction)."""
+        return len(self._db.table(kind))
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {kind: len(docs) for kind, docs in self._data().items()}
+
+    def close(self) -> None:
+        with self._lock:
+            if self._journal:
+                self._journal.snapshot(self._data())
+                self._journal.close()
+                self._journal = None
+
+    # --- what a shared store keeps for all workers; one process needs only memory -----------
+
+    def durability_warning(self) -> str | None:
+        return None
+
+    def get_clock(self) -> int | None:
+        return self._clock
+
+    def set_clock(self, ms: int) -> None:
+        self._clock = ms
+
+    def init_clock(self, ms: int) -> None:
+        if self._clock is None:
+            self._clock = ms
+
+    def hold_lease(self, name: str, holder: str, ttl_ms: int) -> bool:
+        return self._leases.setdefault(name, holder) == holder
+
+    def journal_append(self, entry: dict, size: int) -> None:
+        self._requests.append(entry)
+        while len(self._requests) > size:
+            self._requests.popleft()
+
+    def journal_entries(self) -> list[dict]:
+        return list(self._requests)
+
+    def journal_clear(self) -> None:
+        self._requests.clear()
