@@ -16,7 +16,7 @@ bars = ax.bar(range(len(cases)), values,
 ax.set_xticks(range(len(cases)), labels, rotation=60, ha="right", fontsize=7)
 ax.set_ylabel("requests per second (wrk -t1 -c16)")
 ax.set_title("cancelgate vs bare Starlette (floor) and moto_server (peer)")
-for bar, value in zip(bars, values):
+for bar, value in zip(bars, values, strict=True):
     ax.annotate(f"{value:.0f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=7)
 fig.tight_layout()
 fig.savefig(sys.argv[2], dpi=110)

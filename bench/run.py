@@ -4,7 +4,8 @@
     python bench/run.py              # full run: 10 s per case, stores of 1k, 10k and 100k jobs
     python bench/run.py --smoke      # 1 s per case, a tiny store: proves the bench works
 
-Writes bench/RESULTS.md (and bench/results.json, bench/results.png) unless --out says otherwise.
+Writes bench/RESULTS.md (and bench/results.json, bench/results.png) unless --out says otherwise;
+a --smoke run writes under bench/.smoke/ instead.
 wrk comes from Debian's packages (installed if missing and we are root); moto_server and
 matplotlib go into a private virtualenv under bench/.peers, never into the test environment.
 """
@@ -17,7 +18,7 @@ import platform
 import shutil
 import signal
 import socket
-import statistics
+
 import subprocess
 import sys
 import tempfile
@@ -139,7 +140,7 @@ def load(wrk: str, url: str, scenario: str, ids: Path, seconds: float, env: dict
          "-s", str(BENCH / "load.lua"), url],
         env={**os.environ, "BENCH_SCENARIO": scenario, "BENCH_IDS": str(ids), **(env or {})},
         capture_output=True, text=True, timeout=seconds + 120, check=True)
-    line = next(l for l in run.stdout.splitlines() if l.startswith("RESULT "))
+    line = next(text for text in run.stdout.splitlines() if text.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
 
 
@@ -318,7 +319,8 @@ def report(cases: list[Case], seconds: float, out: Path, peers: Path | None) -> 
         f"`python bench/run.py{' --smoke' if seconds < 5 else ''}` on {platform.node() or 'this machine'}"
         f" ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
         f"wrk -t1 -c{CONNECTIONS}, {seconds:g} s per case, loopback, one uvicorn worker each; cancelgate with",
-        "full request validation, `--no-response-validation` and `--no-lifecycle`; CancelJob ids taken round-robin from the",
+        "full request validation, `--no-response-validation` and `--no-lifecycle`; "
+        "CancelJob ids taken round-robin from the",
         "store (each job changes state the first time it is hit; an IoT execution answers 409 once",
         "canceled, a Vault job FAILURE once CANCELLING). Vault cancels 100 ids per request.",
         "Latencies in ms, RSS is the server's peak.",
@@ -346,7 +348,8 @@ def report(cases: list[Case], seconds: float, out: Path, peers: Path | None) -> 
         target("--db >= 0.5x memory", ratio(db.rps, smallest.rps), db.rps >= 0.5 * smallest.rps)
     one, two = find("cancelgate-redis-1w", "cancel"), find("cancelgate-redis-2w", "cancel")
     if one and two:
-        lines.append(f"| Redis, 2 workers / 1 worker (no target; 2 cores shared with wrk) | {ratio(two.rps, one.rps)} | - |")
+        lines.append("| Redis, 2 workers / 1 worker (no target; 2 cores shared with wrk) | "
+                     f"{ratio(two.rps, one.rps)} | - |")
     lines += ["", "Where the time goes, what was cut and what meeting the unmet targets would need:",
               "[PROFILE.md](PROFILE.md)."]
     out.write_text("\n".join(lines) + "\n")
@@ -364,8 +367,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, help="seconds per case (default 10, smoke 1)")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
                         help="store sizes, comma separated (default 1000,10000,100000)")
-    parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
+    parser.add_argument("--out", type=Path,
+                        help="where the table goes (default bench/RESULTS.md; with --smoke, bench/.smoke/, "
+                             "which git ignores: a smoke run never overwrites the committed results)")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = BENCH / ".smoke" / "RESULTS.md" if args.smoke else BENCH / "RESULTS.md"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     seconds = args.seconds or (1 if args.smoke else 10)
     sizes = args.sizes or ([200] if args.smoke else [1_000, 10_000, 100_000])
     wrk = ensure_wrk()

@@ -39,7 +39,8 @@ def measure(count: int, cancels: int, db: Path | None, redis_url: str | None = N
     for n in range(0, step * cancels, step):
         job_id = f"00000000-0000-4000-8000-{n:012d}"
         start = time.perf_counter()
-        store.transact(lambda tx: rules.stop_job(tx.table("batch_jobs"), job_id, "bench", 1, terminate=False))
+        store.transact(lambda tx, job_id=job_id: rules.stop_job(tx.table("batch_jobs"), job_id, "bench", 1,
+                                                              terminate=False))
         timings.append(time.perf_counter() - start)
     store.close()
     return timings

@@ -195,8 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--journal-size", type=_count, default=defaults.DEFAULTS.journal_size, metavar="N",
                        help="how many recent requests GET /_cancelgate/requests keeps (0: off, for load tests)")
     serve.add_argument("--vault-cancel-delay", type=_count_seconds, metavar="SECONDS",
-                       help="how long a Vault job stays CANCELLING before CANCELLED (default 2, from the lifecycle file)")
-    serve.add_argument("--vault-session-idle", type=_seconds, default=defaults.DEFAULTS.vault_session_idle, metavar="SECONDS",
+                       help="how long a Vault job stays CANCELLING before CANCELLED "
+                            "(default 2, from the lifecycle file)")
+    serve.add_argument("--vault-session-idle", type=_seconds, default=defaults.DEFAULTS.vault_session_idle,
+                       metavar="SECONDS",
                        help="a Vault session unused this long expires (default 30 minutes)")
     serve.add_argument("--no-response-validation", action="store_true",
                        help="skip validating responses against the specs (faster)")

@@ -3,8 +3,8 @@ default, and checked against each family's schema before the server starts.
 
 A file may give only what it changes: a family it leaves out keeps the default section, and
 within a family the mappings of durations and capacities are merged key by key over the
-default's; outcome shares, a distribution, replace the default's whole. Anything the schema does not know (a misspelt status such as `SUBMITED`) is refused,
-naming the key and the file.
+default's; outcome shares, a distribution, replace the default's whole. Anything the schema
+does not know (a misspelt status such as `SUBMITED`) is refused, naming the key and the file.
 """
 from __future__ import annotations
 

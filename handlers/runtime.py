@@ -15,9 +15,9 @@ class Runtime:
     clock: Any = field(default_factory=RealClock)
     region: str = "us-east-1"
     account: str = "123456789012"
-    scheduler: Any = None  # handlers.lifecycle.Scheduler, or None with --no-lifecycle
-    journal: Any = None    # handlers.observe.Journal
-    wires: Any = None      # handlers.wire.WireMap: each family's answer format
+    scheduler: Any = None  # cancelgate.scheduler.Scheduler, or None with --no-lifecycle
+    journal: Any = None    # cancelgate.mock.journal.Journal
+    wires: Any = None      # cancelgate.web.wire.WireMap: each family's answer format
     specs: dict = field(default_factory=dict)   # spec name -> the spec as loaded
     vault_session_idle_ms: int = 30 * 60 * 1000
 

@@ -72,6 +72,8 @@ def start_server(tmp: Path, *args: str, wait: bool = True) -> Server:
 
 def start_redis(folder: Path, port: int | None = None) -> tuple[str, subprocess.Popen]:
     """A redis-server on loopback that keeps every acknowledged write (appendfsync always)."""
+    if REDIS_SERVER is None:
+        pytest.skip("no redis-server here (.ci/run installs Debian's redis-server)")
     port = port or free_port()
     process = subprocess.Popen(
         [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
@@ -85,7 +87,7 @@ def start_redis(folder: Path, port: int | None = None) -> tuple[str, subprocess.
                 return url, process
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start: {(folder / 'redis.log').read_text()}")
+                raise RuntimeError(f"redis-server did not start: {(folder / 'redis.log').read_text()}") from None
             time.sleep(0.05)
 
 
@@ -109,9 +111,23 @@ def redis_url(tmp_path_factory) -> str:
 BACKENDS = ["tinydb", "redis"]
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_stores: run the test against the TinyDB and the Redis "
+                                       "store (tests whose outcome depends on the store)")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds (crash rounds, "
+                                       "benchmark smoke runs, fresh virtualenvs)")
+
+
+def pytest_generate_tests(metafunc):
+    """The live server is TinyDB-backed; tests marked `both_stores` run once per backend."""
+    if "server" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_stores") is not None
+        metafunc.parametrize("server", BACKENDS if both else BACKENDS[:1], indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def server(request, tmp_path_factory) -> Server:
-    """The live server, once per store backend: every live test runs against both."""
+    """The live server, one per store backend, shared by the session's tests."""
     args = []
     if request.param == "redis":
         args = ["--store", request.getfixturevalue("redis_url"), "--store-prefix", f"live-{uuid.uuid4().hex[:8]}"]

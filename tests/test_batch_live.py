@@ -6,6 +6,8 @@ import uuid
 import httpx
 import pytest
 
+pytestmark = pytest.mark.both_stores
+
 DEFAULT_QUEUE = "default"
 
 
@@ -316,3 +318,11 @@ def test_fixtures_hold_every_status(batch):
         if batch.list_jobs(jobQueue=DEFAULT_QUEUE, jobStatus=status)["jobSummaryList"]:
             listed.add(status)
     assert len(listed) == 7
+
+
+@pytest.mark.parametrize("token", ["offset:²", "offset:١", "garbage!", "b2Zmc2V0Ong="])
+def test_a_crafted_paging_token_is_a_client_exception(batch, token):
+    import base64
+    crafted = token if token.isascii() else base64.urlsafe_b64encode(token.encode()).decode()
+    with pytest.raises(batch.exceptions.ClientException):
+        batch.list_jobs(jobQueue="default", nextToken=crafted)

@@ -108,3 +108,19 @@ def test_list_tokens_round_trip_and_bad_token_is_client_error():
     assert paging.decode(paging.encode(42), "ClientException") == 42
     with pytest.raises(ApiError):
         paging.decode("garbage!", "ClientException")
+
+
+def test_dispatch_by_hand_then_the_lifecycle_keeps_times_moving_forward():
+    """The control plane's dispatch and the lifecycle's are one move: STARTING begins at the
+    dispatch, so the next step does not start the job at its old RUNNABLE time."""
+    from cancelgate.families.batch import lifecycle
+    config = {"durations": {"SUBMITTED": 1, "PENDING": 1, "STARTING": 2, "RUNNING": 10},
+              "capacity": {"default": 5}}
+    jobs = {"r": {"jobId": "r", "jobQueue": "q", "status": "RUNNABLE", "createdAt": 0, "_since": 0}}
+    changes: list = []
+    assert rules.move_head(jobs, "q", 10_000, changes)["status"] == "STARTING"
+    assert changes == [{"id": "r", "from": "RUNNABLE", "to": "STARTING", "at": 10_000}]
+    assert lifecycle.lifecycle_step(jobs, 10_001, config) == []
+    assert lifecycle.lifecycle_step(jobs, 12_000, config) == [
+        {"id": "r", "from": "STARTING", "to": "RUNNING", "at": 12_000}]
+    assert jobs["r"]["startedAt"] == 12_000

@@ -1,6 +1,13 @@
 """The control plane: health, reset, putting jobs, dispatching queues."""
 from __future__ import annotations
 
+import httpx
+import pytest
+
+from tests.conftest import start_server
+
+pytestmark = pytest.mark.both_stores
+
 
 def test_health_counts_fixture_jobs(http):
     body = http.get("/_cancelgate/health").json()
@@ -51,3 +58,43 @@ def test_path_parameter_with_trailing_newline_creates_nothing(http):
         "jobName": "n", "jobQueue": "default", "jobDefinition": "d", "status": "RUNNING"})
     assert 400 <= response.status_code < 500
     assert http.get("/_cancelgate/health").json() == before
+
+
+def test_dispatch_then_lifecycle_never_moves_times_back(tmp_path):
+    """A job dispatched by hand starts its STARTING time then: the lifecycle moves it to RUNNING
+    a STARTING duration later, with a startedAt after the dispatch (it once went back to the
+    job's RUNNABLE time). A long RUNNING job fills the queue's one slot, so only the hand
+    dispatch can start the waiting job."""
+    life = tmp_path / "life.yaml"
+    life.write_text("batch:\n  durations:\n    RUNNING: 100000\n  capacity:\n    default: 1\n")
+    server = start_server(tmp_path, "--lifecycle", str(life), "--no-fixtures")
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            def put(job_id, status):
+                answer = http.put(f"/_cancelgate/batch/jobs/{job_id}", json={
+                    "jobName": job_id[:4], "jobQueue": "q", "jobDefinition": "d", "status": status})
+                assert answer.status_code == 200, answer.text
+            put("11111111-3333-4444-8555-666666666666", "RUNNING")
+            job_id = "22222222-3333-4444-8555-666666666666"
+            put(job_id, "RUNNABLE")
+
+            def advance(seconds):
+                return http.post("/_cancelgate/clock/advance", json={"seconds": seconds}).json()["transitions"]
+            assert advance(10_000) == []
+            dispatched_at = http.get("/_cancelgate/clock").json()["now"]
+            assert http.post("/_cancelgate/batch/queues/q/dispatch").json()["status"] == "STARTING"
+            assert advance(1) == []
+            moved = advance(5)
+            assert [(t["id"], t["from"], t["to"]) for t in moved] == [(job_id, "STARTING", "RUNNING")]
+            job = http.post("/v1/describejobs", json={"jobs": [job_id]}).json()["jobs"][0]
+            assert job["status"] == "RUNNING" and job["startedAt"] == dispatched_at + 2000
+    finally:
+        server.stop()
+
+
+def test_reset_without_a_body_restores_the_fixtures(http):
+    http.post("/_cancelgate/reset", json={"fixtures": False})
+    restored = http.post("/_cancelgate/reset")
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["counts"]["batch_jobs"] == 15
+    assert restored.json()["families"]["batch"] == {"batch_jobs": 15}

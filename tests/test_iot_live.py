@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import aws_client
 
+pytestmark = pytest.mark.both_stores
+
 ARN = "arn:aws:iot:us-east-1:123456789012:thing/{}"
 FINISHED = ["SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"]
 
@@ -279,3 +281,14 @@ def test_throttling_is_429_and_raised_as_modelled(http, iot):
         iot.cancel_job_execution(thingName="device-1", jobId="firmware-update")
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert execution(iot, "device-1", "firmware-update")["status"] == "QUEUED"
+
+
+@pytest.mark.parametrize("token", ["offset:²", "offset:١", "offset:-1", "other:1"])
+def test_a_crafted_paging_token_is_invalid_request(iot, token):
+    """Paging tokens are ours: one that is not (non-ASCII digits once made this a 500) is a 400."""
+    import base64
+    crafted = base64.urlsafe_b64encode(token.encode()).decode()
+    for call in (lambda: iot.list_job_executions_for_thing(thingName="device-1", nextToken=crafted),
+                 lambda: iot.list_job_executions_for_job(jobId="firmware-update", nextToken=crafted)):
+        with pytest.raises(iot.exceptions.InvalidRequestException):
+            call()

@@ -10,6 +10,8 @@ import yaml
 
 from tests.conftest import aws_client, start_server
 
+pytestmark = pytest.mark.both_stores
+
 LIFECYCLE = {
     "batch": {"durations": {"SUBMITTED": 1, "PENDING": 1, "STARTING": 2, "RUNNING": 10},
               "capacity": {"default": 2, "queues": {"solo": 1}}},

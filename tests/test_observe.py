@@ -7,6 +7,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+pytestmark = pytest.mark.both_stores
+
 JOB = "00000000-0000-4000-8000-000000000001"          # SUBMITTED in the fixtures
 
 

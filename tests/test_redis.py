@@ -134,6 +134,7 @@ def test_two_workers_race_fifty_clients_one_winner_per_transition(two_workers):
     assert served_by   # the journal is shared by both workers
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_load_leaves_the_other_serving(two_workers):
     url = two_workers.url
     victim = worker_pids(two_workers.process.pid)[0]
@@ -168,6 +169,7 @@ def test_a_worker_killed_mid_load_leaves_the_other_serving(two_workers):
     assert len(found) == len(acknowledged) > 50
 
 
+@pytest.mark.slow
 def test_redis_restart_loses_no_acknowledged_change(tmp_path):
     url, process = start_redis(tmp_path)
     port = int(url.rsplit(":", 1)[1].split("/")[0])

@@ -28,6 +28,7 @@ def test_workers_above_one_are_refused_with_tinydb(tmp_path):
     assert "Redis" in server.output() and "--workers must be 1" in server.output()
 
 
+@pytest.mark.slow
 def test_crash_at_random_points_loses_no_acknowledged_change(tmp_path):
     """Cancels and submits under load; SIGKILL at a random instant; restart; everything that
     was answered 200 is there, and the database loads every time."""
@@ -49,7 +50,7 @@ def test_crash_at_random_points_loses_no_acknowledged_change(tmp_path):
                     assert found[job_id]["statusReason"] == acknowledged_cancels[job_id]
         stop = threading.Event()
 
-        def load():
+        def load(server=server, stop=stop, round_number=round_number):
             client = aws_client("batch", server.url, connect_timeout=2, read_timeout=5)
             while not stop.is_set():
                 try:
@@ -83,6 +84,7 @@ def test_crash_at_random_points_loses_no_acknowledged_change(tmp_path):
     json.loads(db.read_text())  # a clean stop leaves one loadable TinyDB file
 
 
+@pytest.mark.both_stores
 def test_fifty_concurrent_clients_stay_serialisable(live, http):
     """Cancels, terminates and describes race on overlapping jobs. Every job must end where some
     serial order of the acknowledged requests puts it."""

@@ -42,6 +42,22 @@ def test_documents_read_are_copies(fresh_store):
     assert fresh_store.transact(lambda tx: tx.table("t").get("a")) == {"v": 1}
 
 
+def test_a_failed_transaction_that_changed_what_it_scanned_leaves_nothing(fresh_store):
+    """Documents handed out by a scan are the transaction's own: changing a nested value of one
+    and then raising commits nothing, on either backend."""
+    fresh_store.transact(lambda tx: tx.table("t").__setitem__("a", {"v": 1, "tags": ["x"]}))
+
+    def mutate_then_fail(tx):
+        for doc in tx.table("t").values():
+            doc["tags"].append("leaked")
+        tx.table("t").get("a")["tags"].append("leaked too")
+        raise ValueError("rule said no")
+    with pytest.raises(ValueError):
+        fresh_store.transact(mutate_then_fail)
+    assert fresh_store.transact(lambda tx: tx.table("t").get("a")) == {"v": 1, "tags": ["x"]}
+    assert fresh_store.transact(lambda tx: list(tx.table("t").values())) == [{"v": 1, "tags": ["x"]}]
+
+
 def test_journal_replays_and_ignores_a_torn_last_line(tmp_path):
     path = tmp_path / "state.json"
     store = Store(path, {"t": {"a": {"v": 1}}})

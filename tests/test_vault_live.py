@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import start_server
 
+pytestmark = pytest.mark.both_stores
+
 V = "/api/v26.1"
 ALICE = {"username": "alice@promomats.example.com", "password": "cancelgate"}
 CANCELLABLE = {"SCHEDULED": 1001, "QUEUED": 1002, "QUEUEING": 1003}
@@ -111,7 +113,8 @@ def test_another_vaults_job_is_not_found(http, session):
 
 def test_five_hundred_ids_are_answered_501_are_refused(http, session):
     for job_id in range(3000, 3500):
-        assert http.put(f"/_cancelgate/vault/jobs/{job_id}", json={"status": "QUEUED", "vault_id": 1776}).status_code == 200
+        put = http.put(f"/_cancelgate/vault/jobs/{job_id}", json={"status": "QUEUED", "vault_id": 1776})
+        assert put.status_code == 200
     too_many = cancel(http, session, list(range(3000, 3501)))
     assert failure(too_many, "INVALID_DATA")["errors"][0]["message"] == "the value has more than 500 items"
     assert status(http, session, 3000)["data"]["status"] == "QUEUED"       # nothing changed
@@ -128,7 +131,8 @@ def test_csv_input(http, session):
 
 @pytest.mark.parametrize("csv,kind", [("id\n1012\n", "PARAMETER_REQUIRED"), ("job_id\nabc\n", "INVALID_DATA"),
                                       ("job_id\n", "INVALID_DATA"), ("", "PARAMETER_REQUIRED"),
-                                      ("job_id\n" + "1012\n" * 501, "INVALID_DATA")])
+                                      ("job_id\n" + "1012\n" * 501, "INVALID_DATA"),
+                                      ("job_id\n²\n", "INVALID_DATA"), ("job_id\n１０１２\n", "INVALID_DATA")])
 def test_bad_csv_is_a_failure_and_changes_nothing(http, session, csv, kind):
     answer = http.post(f"{V}/services/jobs/actions/cancel", content=csv,
                        headers={"Authorization": session, "Content-Type": "text/csv; charset=utf-8"})

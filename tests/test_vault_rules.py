@@ -15,7 +15,8 @@ def test_cancel_answers_each_id_in_order():
     jobs = {str(j["id"]): j for j in [job(1, "QUEUED"), job(2, "RUNNING"), job(3, "SCHEDULED"), job(4, "QUEUED", 2)]}
     results = rules.cancel(jobs, 1, [3, 2, 1, 1, 4, 5], now=100)
     assert [r["responseStatus"] for r in results] == ["SUCCESS", "FAILURE", "SUCCESS", "FAILURE", "FAILURE", "FAILURE"]
-    assert results[1]["errors"] == {"type": "INVALID_DATA", "message": "Job [2] is not found in QUEUED or QUEUEING state"}
+    assert results[1]["errors"] == {"type": "INVALID_DATA",
+                                    "message": "Job [2] is not found in QUEUED or QUEUEING state"}
     assert (jobs["1"]["status"], jobs["3"]["status"], jobs["4"]["status"]) == ("CANCELLING", "CANCELLING", "QUEUED")
 
 

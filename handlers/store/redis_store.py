@@ -70,7 +70,7 @@ class RedisTable(OverlayTable):
         keys = sorted(k.decode() for k in self._tx.pipe.smembers(f"{self._tx.prefix}:ids:{self._kind}"))
         for start in range(0, len(keys), 1000):
             chunk = keys[start:start + 1000]
-            for key, raw in zip(chunk, self._tx.pipe.mget([self._doc_key(k) for k in chunk])):
+            for key, raw in zip(chunk, self._tx.pipe.mget([self._doc_key(k) for k in chunk]), strict=True):
                 if raw is not None:
                     yield key, json.loads(raw)
 

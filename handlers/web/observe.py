@@ -25,7 +25,7 @@ request_notes: ContextVar[dict | None] = ContextVar("request_notes", default=Non
 
 def operation_of(scope: Scope) -> str | None:
     """The spec operationId of a routed request (Connexion records the resolved function,
-    `handlers.<module>.<operationId>`)."""
+    `cancelgate.families.<family>.operations.<operationId>`)."""
     resolved = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
     return resolved.rsplit(".", 1)[-1] if resolved else None
 
