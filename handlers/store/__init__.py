@@ -3,9 +3,9 @@ with its write-ahead log in wal.py), and Redis, shared by workers (redis_store.p
 package imports tinydb or redis."""
 from __future__ import annotations
 
-from cancelgate.store.protocol import Doc, Fixtures, Store, StoreLocked, touched_keys
+from cancelgate.store.protocol import Doc, Fixtures, Store, StoreLocked, StoreUnavailable, touched_keys
 
-__all__ = ["Doc", "Fixtures", "Store", "StoreLocked", "open_store", "touched_keys"]
+__all__ = ["Doc", "Fixtures", "Store", "StoreLocked", "StoreUnavailable", "open_store", "touched_keys"]
 
 
 def open_store(db: str | None, fixtures: Fixtures | None, url: str | None = None,

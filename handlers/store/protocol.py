@@ -18,6 +18,11 @@ class StoreLocked(RuntimeError):
     """Another process already serves this database file."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The store cannot take a change now (a full disk, Redis unreachable); nothing was changed.
+    Answered 503 in the family's wire; reads go on, and writes resume when it is back."""
+
+
 class Table(Protocol):
     """One table as a transaction sees it (see overlay.OverlayTable)."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import logging
 import os
 import threading
 from pathlib import Path
@@ -24,10 +25,12 @@ from tinydb.storages import MemoryStorage
 from tinydb.table import Table
 
 from cancelgate.store.overlay import OverlayTable, private_copy
-from cancelgate.store.protocol import Doc, Fixtures, T, touched_keys
+from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, T, touched_keys
 from cancelgate.store.wal import WriteAheadLog
 
 COMPACT_EVERY = 5000            # at least; never more often than once per stored document
+FOLD_BYTES = 64 << 20           # or once the journal holds this much, whichever comes first
+log = logging.getLogger("cancelgate.store")
 
 
 class _KeyedTable(Table):
@@ -101,7 +104,13 @@ class TinyStore:
             raise
         self._load(recovered if recovered is not None else copy.deepcopy(fixtures or {}))
         if self._journal:
-            self._journal.snapshot(self._data())
+            self._fold_or_warn("start")
+
+    def _fold_or_warn(self, when: str) -> None:
+        try:
+            self._journal.fold_now(self._data())
+        except StoreUnavailable as error:
+            log.warning("%s; at %s the journals are kept and replayed next time", error, when)
 
     def _data(self) -> dict:
         return self._db.storage.read() or {}
@@ -127,21 +136,25 @@ class TinyStore:
                 record = touched_keys.get()
                 if record is not None:
                     record.extend((kind, key) for kind, key, _ in changes)
-                if self._journal and self._journal.pending >= COMPACT_EVERY:
+                if self._journal and (self._journal.pending >= COMPACT_EVERY
+                                      or self._journal.pending_bytes >= FOLD_BYTES):
                     data = self._data()
                     # folding costs O(documents): doing it once per that many changes keeps
-                    # the cost per change flat however large the store grows
-                    if self._journal.pending >= sum(len(docs) for docs in data.values()):
-                        self._journal.compact_in_background(data)
+                    # the cost per change flat however large the store grows; the byte bound
+                    # folds an insert-only load too, whose documents grow as fast as its journal
+                    if (self._journal.pending_bytes >= FOLD_BYTES
+                            or self._journal.pending >= sum(len(docs) for docs in data.values())):
+                        self._journal.fold_in_background(data)
             return result
 
     def reset(self, fixtures: Fixtures | None) -> None:
         """Replace all state with a copy of `fixtures` (or nothing)."""
         with self._lock:
-            self.version += 1
-            self._load(copy.deepcopy(fixtures or {}))
+            data = copy.deepcopy(fixtures or {})
             if self._journal:
-                self._journal.snapshot(self._data())
+                self._journal.fold_now(data)   # one atomic step; raises and changes nothing if it fails
+            self.version += 1
+            self._load(data)
 
     def count(self, kind: str) -> int:
         """How many documents one table holds (cheap: no copy, no transaction)."""
@@ -154,7 +167,7 @@ class TinyStore:
     def close(self) -> None:
         with self._lock:
             if self._journal:
-                self._journal.snapshot(self._data())
+                self._fold_or_warn("stop")
                 self._journal.close()
                 self._journal = None
 

@@ -1,39 +1,58 @@
 """The write-ahead log of the TinyDB store with a file (`--db PATH`): the append-only journal
-beside the snapshot, its folding into the snapshot, recovery, and the lock on both."""
+beside the snapshot, its folding into the snapshot, recovery, and the lock on both.
+
+Files, all beside PATH (PATH itself resolved, so a symlink and its target share one lock):
+  PATH               the snapshot, a plain TinyDB JSON file; its table `_wal` says which
+                     journal generations it covers
+  PATH.journal       the live journal: one JSON line per committed transaction
+  PATH.journal.<N>   generation N, rotated out of the live journal and waiting for a snapshot
+                     that covers it
+  PATH.lock          held (flock) by the one process serving PATH
+
+Folding rotates the live journal to the next generation and writes a snapshot of the tables as
+they were at that instant, marked as covering every generation up to it; only once that snapshot
+is fsynced and renamed into place are the generations it covers removed. A fold that fails (a
+full disk) removes nothing: the next fold covers those generations too. Recovery replays, over
+the snapshot, the generations it does not cover and then the live journal, so a crash at any
+instant gives back every acknowledged transaction.
+
+An append that fails (ENOSPC, EIO) truncates the journal back to its last whole line, so nothing
+of a refused transaction can reach the disk later, and raises StoreUnavailable; the store then
+refuses writes (503 in the family's wire) and reads go on. The next append tries again, so writes
+resume by themselves when space returns.
+"""
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
+import re
 import threading
 from pathlib import Path
 
 from tinydb.storages import JSONStorage
 
 from cancelgate.errors import ConfigError
-from cancelgate.store.protocol import StoreLocked
+from cancelgate.store.protocol import StoreLocked, StoreUnavailable
+
+log = logging.getLogger("cancelgate.store")
 
 SNAPSHOT_SYNC_BYTES = 4 << 20
+META = "_wal"   # the snapshot's own table: {"state": {"covers": N}}
 
 
 class WriteAheadLog:
-    """The append-only change log beside a TinyDB snapshot file, and the lock on both.
-
-    Compaction runs in the background: under the store's lock the journal is rotated to
-    `PATH.journal.old` and the tables are copied (shallow: stored documents are never changed in
-    place, only replaced); a thread then writes the snapshot and removes the old journal. Until it
-    has, recovery replays the old journal and then the new one over the last snapshot, which
-    gives the same state whichever step a crash interrupted.
-    """
-
     def __init__(self, path: Path):
         if path.is_dir():
             raise ConfigError(f"--db {path} is a directory; name a file, such as {path / 'cancelgate.json'}")
         if not path.parent.is_dir():
             raise ConfigError(f"--db {path}: the folder {path.parent} does not exist")
+        path = path.resolve()
         self.path = path
         self.log_path = path.with_name(path.name + ".journal")
-        self.old_log_path = path.with_name(path.name + ".journal.old")
+        self.legacy_log_path = path.with_name(path.name + ".journal.old")  # written by 0.1.0
+        self._generation_name = re.compile(re.escape(path.name) + r"\.journal\.(\d+)\Z")
         self._lock_file = open(path.with_name(path.name + ".lock"), "a+")
         try:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -41,13 +60,28 @@ class WriteAheadLog:
             self._lock_file.close()
             raise StoreLocked(f"{path} is already served by another cancelgate process "
                               f"(lock {self._lock_file.name}); stop it or use another --db") from None
-        self._log = None
-        self._compacting: threading.Thread | None = None
-        self.pending = 0
+        self._fd: int | None = None
+        self._offset = 0
+        self._folding: threading.Thread | None = None
+        self.generation = 0     # the number the live journal gets when it is rotated
+        self.pending = 0        # transactions appended since the last rotation
+        self.pending_bytes = 0
+
+    # --- recovery ------------------------------------------------------------------------------
+
+    def _generations(self) -> list[tuple[int, Path]]:
+        found = []
+        for entry in self.path.parent.iterdir():
+            match = self._generation_name.match(entry.name)
+            if match:
+                found.append((int(match.group(1)), entry))
+        return sorted(found)
 
     def recover(self) -> dict | None:
-        """The snapshot with every complete journal line applied; None if there is no database."""
-        if not any(p.exists() for p in (self.path, self.log_path, self.old_log_path)):
+        """The snapshot with every complete journal line it does not cover applied; None if
+        there is no database yet."""
+        generations = self._generations()
+        if not generations and not any(p.exists() for p in (self.path, self.log_path, self.legacy_log_path)):
             return None
         data: dict = {}
         if self.path.exists() and self.path.stat().st_size:
@@ -55,81 +89,135 @@ class WriteAheadLog:
                 data = JSONStorage(str(self.path), access_mode="r").read() or {}
             except (ValueError, UnicodeDecodeError) as error:
                 raise ConfigError(f"--db {self.path} is not a cancelgate database (invalid JSON: {error})") from None
-        for log_path in (self.old_log_path, self.log_path):
+        if not isinstance(data, dict):
+            raise ConfigError(f"--db {self.path}: the top level must be an object of table -> {{key: document}}")
+        covers = (data.pop(META, None) or {}).get("state", {}).get("covers", -1)
+        logs = [self.legacy_log_path] + [p for n, p in generations if n > covers] + [self.log_path]
+        for log_path in logs:
             if log_path.exists():
-                with open(log_path, "rb") as log:
-                    for line in log:
-                        try:
-                            changes = json.loads(line)
-                        except ValueError:
-                            break  # a torn last line: that transaction was never acknowledged
-                        _apply(data, changes)
+                _replay(data, log_path)
+        self.generation = max([covers, *(n for n, _ in generations)]) + 1
         return data
 
-    def append(self, changes: list) -> None:
-        if self._log is None:
-            self._log = open(self.log_path, "ab")
-        self._log.write(json.dumps(changes, separators=(",", ":")).encode() + b"\n")
-        self._log.flush()
-        os.fsync(self._log.fileno())
-        self.pending += 1
+    # --- appending -----------------------------------------------------------------------------
 
-    def _write_snapshot(self, data: dict) -> None:
+    def append(self, changes: list) -> None:
+        """Write one transaction durably, or nothing at all (StoreUnavailable)."""
+        line = json.dumps(changes, separators=(",", ":")).encode() + b"\n"
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                self._offset = os.fstat(self._fd).st_size
+            view = memoryview(line)
+            while view:
+                view = view[os.write(self._fd, view):]
+            os.fsync(self._fd)
+        except OSError as error:
+            self._truncate_back()
+            raise StoreUnavailable(f"the change could not be written to {self.log_path}: "
+                                   f"{error.strerror or error}; nothing was changed") from None
+        self._offset += len(line)
+        self.pending += 1
+        self.pending_bytes += len(line)
+
+    def _truncate_back(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, self._offset)
+        except OSError:
+            # Cannot even truncate: close it, so the next append reopens and measures the file
+            # afresh. Recovery stops at a torn line, so a partial line is never replayed.
+            os.close(self._fd)
+            self._fd = None
+
+    # --- folding -------------------------------------------------------------------------------
+
+    def _rotate(self) -> int:
+        """The live journal becomes the next generation; appends go to a new live journal."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        number = self.generation
+        if self.log_path.exists():
+            os.replace(self.log_path, self.path.with_name(f"{self.path.name}.journal.{number}"))
+            _fsync_dir(self.path.parent)
+        self.generation += 1
+        self.pending = self.pending_bytes = 0
+        return number
+
+    def _write_snapshot(self, data: dict, covers: int) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
-        written = 0
-        with open(tmp, "w", encoding="utf-8") as out:
-            for chunk in json.JSONEncoder(separators=(",", ":")).iterencode(data):
-                out.write(chunk)
-                written += len(chunk)
-                if written >= SNAPSHOT_SYNC_BYTES:
-                    # flush as we go: one big fsync at the end would make the journal's small
-                    # fsyncs in the serving thread wait behind the whole file (ext4 ordering)
-                    out.flush()
-                    os.fsync(out.fileno())
-                    written = 0
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, self.path)
+        try:
+            written = 0
+            with open(tmp, "w", encoding="utf-8") as out:
+                for chunk in json.JSONEncoder(separators=(",", ":")).iterencode(
+                        {**data, META: {"state": {"covers": covers}}}):
+                    out.write(chunk)
+                    written += len(chunk)
+                    if written >= SNAPSHOT_SYNC_BYTES:
+                        # flush as we go: one big fsync at the end would make the journal's small
+                        # fsyncs in the serving thread wait behind the whole file (ext4 ordering)
+                        out.flush()
+                        os.fsync(out.fileno())
+                        written = 0
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        for number, generation in self._generations():
+            if number <= covers:
+                generation.unlink(missing_ok=True)
+        self.legacy_log_path.unlink(missing_ok=True)
         _fsync_dir(self.path.parent)
 
-    def compact_in_background(self, tables: dict) -> None:
-        """Called under the store's lock: rotate the journal and fold it in from a thread."""
-        if self._compacting is not None and self._compacting.is_alive():
+    def fold_in_background(self, tables: dict) -> None:
+        """Called under the store's lock: rotate, and write the snapshot from a thread."""
+        if self._folding is not None and self._folding.is_alive():
             return
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if self.log_path.exists():
-            os.replace(self.log_path, self.old_log_path)
-            _fsync_dir(self.path.parent)
-        self.pending = 0
+        covers = self._rotate()
         copy_of_tables = {kind: dict(docs) for kind, docs in tables.items()}
 
         def fold() -> None:
-            self._write_snapshot(copy_of_tables)
-            self.old_log_path.unlink(missing_ok=True)
-            _fsync_dir(self.path.parent)
-        self._compacting = threading.Thread(target=fold, name="cancelgate-compaction", daemon=True)
-        self._compacting.start()
+            try:
+                self._write_snapshot(copy_of_tables, covers)
+            except OSError as error:
+                log.warning("folding the journal into %s failed (%s); its journals are kept and the "
+                            "next fold covers them", self.path, error.strerror or error)
+        self._folding = threading.Thread(target=fold, name="cancelgate-fold", daemon=True)
+        self._folding.start()
 
-    def snapshot(self, data: dict) -> None:
-        """Fold everything into the snapshot now and start an empty journal (start, reset, stop)."""
-        if self._compacting is not None:
-            self._compacting.join()
-        self._write_snapshot(data)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        with open(self.log_path, "wb") as log:
-            os.fsync(log.fileno())
-        self.old_log_path.unlink(missing_ok=True)
-        _fsync_dir(self.path.parent)
-        self.pending = 0
+    def fold_now(self, data: dict) -> None:
+        """Fold everything into a snapshot of `data` now (start, reset, stop): one atomic step,
+        the snapshot's rename. StoreUnavailable if it cannot be written (nothing is lost: the
+        journals stay)."""
+        if self._folding is not None:
+            self._folding.join()
+        covers = self._rotate()
+        try:
+            self._write_snapshot(data, covers)
+        except OSError as error:
+            raise StoreUnavailable(f"the snapshot {self.path} could not be written: "
+                                   f"{error.strerror or error}") from None
 
     def close(self) -> None:
-        if self._log is not None:
-            self._log.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         self._lock_file.close()
+
+
+def _replay(data: dict, log_path: Path) -> None:
+    with open(log_path, "rb") as log_file:
+        for line in log_file:
+            try:
+                changes = json.loads(line)
+            except ValueError:
+                break  # a torn last line: that transaction was never acknowledged
+            _apply(data, changes)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
 from cancelgate.errors import ApiError
+from cancelgate.store import StoreUnavailable
 from cancelgate.web.observe import note
 from cancelgate.web.wire import WireMap
 
@@ -38,11 +40,28 @@ def allowed_methods(specs: list[tuple[str, dict]]):
     return lookup
 
 
+_last_outage_log = 0.0
+
+
+def _log_outage(message: str) -> None:
+    """One line per ten seconds of an outage, however many requests it refuses."""
+    global _last_outage_log
+    now = time.monotonic()
+    if now - _last_outage_log >= 10:
+        _last_outage_log = now
+        log.warning("refusing changes: %s", message)
+
+
 def error_handler(wires: WireMap, allow):
     def to_api_error(request: ConnexionRequest, exc: Exception) -> ApiError:
         wire = wires.for_path(request.url.path)
         if isinstance(exc, ApiError):
             return exc
+        if isinstance(exc, StoreUnavailable):
+            _log_outage(str(exc))
+            error = wire.from_status(503, str(exc))
+            error.headers["Retry-After"] = "1"
+            return error
         if isinstance(exc, ProblemException):
             error = wire.from_status(exc.status, exc.detail or exc.title or "bad request")
             error.headers.update(exc.headers or {})
