@@ -7,6 +7,8 @@ Authorization header, a Vault password) can end up in it.
 """
 from __future__ import annotations
 
+from cancelgate.store import StoreUnavailable
+
 
 class Journal:
     def __init__(self, size: int, store):
@@ -15,8 +17,12 @@ class Journal:
         self.store = store
 
     def add(self, entry: dict) -> None:
+        """Best effort: the answer has gone already, so a store outage only loses the entry."""
         if self.enabled:
-            self.store.journal_append(entry, self.size)
+            try:
+                self.store.journal_append(entry, self.size)
+            except StoreUnavailable:
+                pass
 
     def query(self, operation_id: str | None, status: int | None, limit: int) -> list[dict]:
         found = [e for e in self.store.journal_entries()

@@ -14,20 +14,36 @@ start on fresh data, so the rules see a serial world on every backend.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
 import time
+import uuid
 from typing import Callable, Iterator, TypeVar
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from cancelgate.store.overlay import OverlayTable
-from cancelgate.store.protocol import Doc, Fixtures, touched_keys
+from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, touched_keys
 
 T = TypeVar("T")
 log = logging.getLogger("cancelgate.store")
 MAX_ATTEMPTS = 200
+COMMIT_KEY_TTL_MS = 60 * 1000   # far longer than a dropped reply takes to notice
+
+
+def _unavailable_when_unreachable(method):
+    """Redis unreachable is StoreUnavailable (a 503 in the family's wire), never a crash."""
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            raise StoreUnavailable(f"Redis is unreachable ({error})") from None
+    return wrapper
 
 
 class StoreBusy(RuntimeError):
@@ -79,7 +95,11 @@ class RedisStore:
     """Shared state in Redis. `url` is redis://host:port/db."""
 
     def __init__(self, url: str, fixtures: Fixtures | None = None, prefix: str = "cancelgate"):
-        self.client = redis.Redis.from_url(url)
+        # single commands are retried on a new connection (a dropped one is not an outage);
+        # transactions never are: a lost EXEC reply is settled by its commit key instead
+        self.client = redis.Redis.from_url(
+            url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.01), 3),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError])
         self.prefix = prefix
         try:
             self.client.ping()
@@ -92,10 +112,16 @@ class RedisStore:
     # --- the store interface -----------------------------------------------------------------
 
     def transact(self, fn: Callable[[RedisTx], T]) -> T:
+        """Run `fn` on fresh data until its writes commit. Each commit also writes a unique
+        commit key: when the connection drops after EXEC was sent (redis-py then raises
+        WatchError or ConnectionError), the key says whether it landed, so a committed
+        transaction is answered as committed and never run a second time."""
         for attempt in range(MAX_ATTEMPTS):
-            with self.client.pipeline() as pipe:
-                tx = RedisTx(pipe, self.prefix)
-                try:
+            commit = f"{self.prefix}:commit:{uuid.uuid4().hex}"
+            sent = False
+            try:
+                with self.client.pipeline() as pipe:
+                    tx = RedisTx(pipe, self.prefix)
                     # every read WATCHes first, which puts the pipeline in immediate mode
                     result = fn(tx)
                     changes = [(kind, key, doc) for kind, docs in tx.writes.items() for key, doc in docs.items()]
@@ -104,15 +130,31 @@ class RedisStore:
                         return result
                     pipe.multi()
                     self._queue_writes(pipe, changes)
+                    pipe.set(commit, 1, px=COMMIT_KEY_TTL_MS)
+                    sent = True
                     pipe.execute()
-                except redis.WatchError:
+            except redis.WatchError:
+                if not (sent and self._landed(commit)):
                     time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
                     continue
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                if not (sent and self._landed(commit)):
+                    raise StoreUnavailable(f"Redis is unreachable ({error}); nothing was changed") from None
             record = touched_keys.get()
             if record is not None:
                 record.extend((kind, key) for kind, key, _ in changes)
             return result
         raise StoreBusy(f"a transaction conflicted {MAX_ATTEMPTS} times in a row")
+
+    def _landed(self, commit: str) -> bool:
+        """Whether a transaction whose EXEC reply was lost committed (asked on a new connection)."""
+        for pause in (0, 0.05, 0.2, 0.5):
+            time.sleep(pause)
+            try:
+                return bool(self.client.exists(commit))
+            except (redis.ConnectionError, redis.TimeoutError):
+                continue
+        raise StoreUnavailable("Redis is unreachable; whether the last change was kept is unknown")
 
     def _queue_writes(self, pipe, changes: list) -> None:
         for kind, key, doc in changes:
@@ -129,9 +171,25 @@ class RedisStore:
         pipe.incr(f"{self.prefix}:version")
 
     def _load(self, fixtures: Fixtures) -> None:
+        """Replace the namespace's documents in one MULTI. It WATCHes the set of tables and the
+        generation counter of every table, which each write bumps: a write that commits while
+        the reset reads what to delete makes the reset run again, so it never leaves a document
+        behind that no id set names."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                self._load_once(fixtures)
+                return
+            except redis.WatchError:
+                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+        raise StoreBusy(f"a reset conflicted {MAX_ATTEMPTS} times in a row")
+
+    def _load_once(self, fixtures: Fixtures) -> None:
         with self.client.pipeline() as pipe:
             pipe.watch(f"{self.prefix}:tables")
             old = [t.decode() for t in pipe.smembers(f"{self.prefix}:tables")]
+            kinds = sorted(set(old) | set(fixtures))
+            if kinds:
+                pipe.watch(*(f"{self.prefix}:gen:{kind}" for kind in kinds))
             doomed = [f"{self.prefix}:tables"]
             for kind in old:
                 keys = [k.decode() for k in pipe.smembers(f"{self.prefix}:ids:{kind}")]
@@ -146,17 +204,21 @@ class RedisStore:
             pipe.incr(f"{self.prefix}:version")
             pipe.execute()
 
+    @_unavailable_when_unreachable
     def reset(self, fixtures: Fixtures | None) -> None:
         self._load(fixtures or {})
 
+    @_unavailable_when_unreachable
     def count(self, kind: str) -> int:
         return self.client.scard(f"{self.prefix}:ids:{kind}")
 
+    @_unavailable_when_unreachable
     def counts(self) -> dict[str, int]:
         kinds = sorted(t.decode() for t in self.client.smembers(f"{self.prefix}:tables"))
         return {kind: n for kind in kinds if (n := self.count(kind))}
 
     @property
+    @_unavailable_when_unreachable
     def version(self) -> int:
         return int(self.client.get(f"{self.prefix}:version") or 0)
 
@@ -165,16 +227,20 @@ class RedisStore:
 
     # --- what must be global across workers ------------------------------------------------
 
+    @_unavailable_when_unreachable
     def get_clock(self) -> int | None:
         value = self.client.get(f"{self.prefix}:clock")
         return None if value is None else int(value)
 
+    @_unavailable_when_unreachable
     def set_clock(self, ms: int) -> None:
         self.client.set(f"{self.prefix}:clock", ms)
 
+    @_unavailable_when_unreachable
     def init_clock(self, ms: int) -> None:
         self.client.set(f"{self.prefix}:clock", ms, nx=True)
 
+    @_unavailable_when_unreachable
     def hold_lease(self, name: str, holder: str, ttl_ms: int) -> bool:
         """Take or renew a lease that expires unless renewed: one scheduler across all workers."""
         key = f"{self.prefix}:lease:{name}"
@@ -185,15 +251,18 @@ class RedisStore:
             return True
         return False
 
+    @_unavailable_when_unreachable
     def journal_append(self, entry: dict, size: int) -> None:
         with self.client.pipeline() as pipe:
             pipe.rpush(f"{self.prefix}:journal", json.dumps(entry, separators=(",", ":")))
             pipe.ltrim(f"{self.prefix}:journal", -size, -1)
             pipe.execute()
 
+    @_unavailable_when_unreachable
     def journal_entries(self) -> list[dict]:
         return [json.loads(raw) for raw in self.client.lrange(f"{self.prefix}:journal", 0, -1)]
 
+    @_unavailable_when_unreachable
     def journal_clear(self) -> None:
         self.client.delete(f"{self.prefix}:journal")
 
