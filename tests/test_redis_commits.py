@@ -103,7 +103,8 @@ def test_resets_under_concurrent_submits_leave_no_orphans(redis_url, tmp_path):
         for thread in threads:
             thread.start()
         for _ in range(10):
-            assert httpx.post(f"{server.url}/_cancelgate/reset", json={"fixtures": False}, timeout=30).status_code == 200
+            reset = httpx.post(f"{server.url}/_cancelgate/reset", json={"fixtures": False}, timeout=30)
+            assert reset.status_code == 200
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
