@@ -25,9 +25,9 @@ from cancelgate.settings import SCHEDULER_INTERVAL_S, Settings
 from cancelgate.store import open_store
 from cancelgate.web.docs import LandingPage
 from cancelgate.web.error_handler import HANDLED, allowed_methods, base_path, error_handler
-from cancelgate.web.middleware import AdminGate, RequestShape, StampHeaders
+from cancelgate.web.middleware import AdminGate, CrossSiteGate, RequestShape, StampHeaders
 from cancelgate.web.observe import InjectFaults, RecordRequests
-from cancelgate.web.sigv4 import SigV4Gate
+from cancelgate.web.sigv4 import SigV4Gate, load_credentials
 from cancelgate.web.validation import VALIDATORS
 from cancelgate.web.wire import WireMap, wire_from_spec
 
@@ -46,6 +46,12 @@ def lifecycle_settings(settings: Settings) -> dict:
         config["vault"] = {**config["vault"], "durations": {**config["vault"]["durations"],
                                                             "CANCELLING": settings.vault_cancel_delay}}
     return config
+
+
+def admin_token(settings: Settings) -> str | None:
+    if settings.admin_token_file:
+        return Path(settings.admin_token_file).read_text(encoding="utf-8").strip() or None
+    return settings.admin_token
 
 
 def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
@@ -99,15 +105,16 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     app.add_middleware(LandingPage, MiddlewarePosition.BEFORE_EXCEPTION,
                        apis=[(name, spec, base_path(spec)) for name, spec in specs])
     app.add_middleware(StampHeaders, MiddlewarePosition.BEFORE_CONTEXT, wires=wires)
-    # Added in the order requests meet them, all inside the exception layer: size and time
-    # limits first, then who may call, then routing and validation.
+    # Added in the order requests meet them, all inside the exception layer: where it comes
+    # from, size and time limits, then who may call, then routing and validation.
+    app.add_middleware(CrossSiteGate, MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(RequestShape, MiddlewarePosition.BEFORE_SWAGGER, max_body=settings.max_body,
                        body_timeout=settings.body_timeout)
     app.add_middleware(AdminGate, MiddlewarePosition.BEFORE_SWAGGER, base_path=control_base,
-                       token=settings.admin_token)
-    if settings.aws_secrets:
+                       token=admin_token(settings))
+    if settings.aws_credentials:
         app.add_middleware(SigV4Gate, MiddlewarePosition.BEFORE_SWAGGER, wires=wires,
-                           secrets=settings.aws_secrets)
+                           secrets=load_credentials(settings.aws_credentials), regions=settings.aws_regions)
     app.add_middleware(InjectFaults, MiddlewarePosition.BEFORE_SECURITY, wires=wires, store=store,
                        control_base=control_base)
     handler = error_handler(wires, allowed_methods(specs))
@@ -121,5 +128,6 @@ SETTINGS_VARIABLE = "CANCELGATE_SETTINGS"
 
 def app_from_environment() -> connexion.AsyncApp:
     """The app for each of several uvicorn workers, built from the settings `serve` put in the
-    environment (uvicorn starts workers from an import string)."""
+    environment (uvicorn starts workers from an import string). Those hold no secret: workers
+    read the credentials file and the admin token's file themselves."""
     return create_app(Settings(**json.loads(os.environ[SETTINGS_VARIABLE])))

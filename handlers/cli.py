@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import logging
+import os
 import sys
 import warnings
 
@@ -50,24 +52,56 @@ def _settings(args: argparse.Namespace):
             import redis  # noqa: F401
         except ImportError:
             raise ConfigError("--store redis://... needs the redis package: pip install 'cancelgate[redis]'") from None
-    secrets = None
     if args.aws_credentials:
         require_botocore()
-        secrets = load_credentials(args.aws_credentials)
+        load_credentials(args.aws_credentials)   # refused now, with one line, not in every worker
+    if args.region and not args.aws_credentials:
+        raise ConfigError("--region narrows the regions a signature may name: it needs --aws-credentials")
+    if args.region:
+        from cancelgate.web.sigv4 import aws_regions
+        unknown = sorted(set(args.region) - aws_regions())
+        if unknown:
+            raise ConfigError(f"--region {unknown[0]} is not an AWS region")
     return Settings(db=args.db, fixtures=args.fixtures, use_fixtures=not args.no_fixtures,
                     max_body=args.max_body, body_timeout=args.body_timeout,
                     validate_responses=not args.no_response_validation,
-                    admin_token=args.admin_token, aws_secrets=secrets, clock=args.clock,
+                    admin_token=args.admin_token, aws_credentials=args.aws_credentials,
+                    aws_regions=args.region, clock=args.clock,
                     lifecycle=args.lifecycle, use_lifecycle=not args.no_lifecycle,
                     journal_size=args.journal_size, vault_cancel_delay=args.vault_cancel_delay,
                     vault_session_idle=args.vault_session_idle, store=args.store,
                     store_prefix=args.store_prefix)
 
 
+def _loopback(host: str) -> bool:
+    import ipaddress
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def _token_file(settings):
+    """Settings for workers with the admin token moved to a file only this user can read, so
+    no secret travels in the environment every worker (and `ps e`) sees."""
+    import dataclasses
+    import tempfile
+    if not settings.admin_token:
+        yield settings
+        return
+    with tempfile.NamedTemporaryFile("w", prefix="cancelgate-token-", delete=True) as held:
+        os.chmod(held.name, 0o600)
+        held.write(settings.admin_token)
+        held.flush()
+        yield dataclasses.replace(settings, admin_token=None, admin_token_file=held.name)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import dataclasses
     import json
-    import os
 
     import uvicorn
 
@@ -79,14 +113,19 @@ def _serve(args: argparse.Namespace) -> int:
             raise ConfigError(f"port {args.port} on {args.host} is already in use; "
                               f"stop what listens there or choose another with --port")
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if not _loopback(args.host) and not settings.admin_token:
+            logging.getLogger("cancelgate").warning(
+                "serving on %s without --admin-token: anyone who reaches this port can reset or rewrite "
+                "all state through /_cancelgate", args.host)
         if args.workers > 1:
             from cancelgate.store import open_store
             open_store(None, None, args.store, args.store_prefix).close()  # reachable, before any worker starts
-            # each worker builds its own app from these settings; Redis holds the one state
-            os.environ[SETTINGS_VARIABLE] = json.dumps(dataclasses.asdict(settings))
-            uvicorn.run("cancelgate.app:app_from_environment", factory=True, workers=args.workers,
-                        host=args.host, port=args.port, log_level=args.log_level, access_log=True,
-                        timeout_graceful_shutdown=5)
+            with _token_file(settings) as worker_settings:
+                # each worker builds its own app from these settings; Redis holds the one state
+                os.environ[SETTINGS_VARIABLE] = json.dumps(dataclasses.asdict(worker_settings))
+                uvicorn.run("cancelgate.app:app_from_environment", factory=True, workers=args.workers,
+                            host=args.host, port=args.port, log_level=args.log_level, access_log=True,
+                            timeout_graceful_shutdown=5)
             return 0
         app = create_app(settings)
     except (ConfigError, StoreLocked) as error:
@@ -185,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--aws-credentials", metavar="FILE",
                        help="verify SigV4 signatures of AWS requests against the keys in this "
                             "AWS shared-credentials file (default: accept any signature)")
+    serve.add_argument("--region", action="append", metavar="REGION",
+                       help="with --aws-credentials: a region signatures may be scoped to (repeatable; "
+                            "default every region in botocore's endpoint data)")
     serve.add_argument("--clock", choices=["real", "manual"], default=defaults.DEFAULTS.clock,
                        help="manual: time moves only by POST /_cancelgate/clock/advance (deterministic tests)")
     moves = serve.add_mutually_exclusive_group()

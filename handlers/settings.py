@@ -19,7 +19,9 @@ class Settings:
     body_timeout: float = 10.0
     validate_responses: bool = True
     admin_token: str | None = None
-    aws_secrets: dict[str, str] | None = None  # access key id -> secret; None accepts any signature
+    admin_token_file: str | None = None  # a file holding the token (how --workers pass it on)
+    aws_credentials: str | None = None   # an AWS credentials file; None accepts any signature
+    aws_regions: list[str] | None = None  # regions a signature may be scoped to; None: every AWS region
     clock: str = "real"                  # or "manual": time moves only through the control plane
     lifecycle: str | None = None         # a lifecycle YAML merged over data/lifecycle.yaml
     use_lifecycle: bool = True

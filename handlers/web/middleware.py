@@ -82,6 +82,40 @@ class RequestShape:
         await self.app(scope, counted, send)
 
 
+CHANGING_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def from_a_browser(headers: dict) -> bool:
+    """Browsers name where a request comes from; curl, SDKs and test clients do not."""
+    return b"origin" in headers or b"sec-fetch-site" in headers
+
+
+class CrossSiteGate:
+    """A web page the user visits must not change state here: a state-changing request whose
+    `Sec-Fetch-Site` or `Origin` says another site sent it is refused (403 in the family's
+    wire), and so is a browser's body without a Content-Type (what `fetch(..., {mode:
+    "no-cors"})` sends), which RequestShape would otherwise read as JSON. Our own pages
+    (Swagger UI, same origin, with a Content-Type) pass."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in CHANGING_METHODS:
+            headers = dict(scope["headers"])
+            site = headers.get(b"sec-fetch-site")
+            origin = headers.get(b"origin")
+            host = headers.get(b"host", b"")
+            if site in (b"cross-site", b"same-site") or (
+                    origin is not None and origin not in (b"http://" + host, b"https://" + host)):
+                raise HTTPException(403, "a state-changing request from another site is refused "
+                                         "(Origin or Sec-Fetch-Site names another site)")
+            if (scope["method"] in BODY_METHODS and from_a_browser(headers)
+                    and not headers.get(b"content-type", b"").strip()):
+                raise HTTPException(415, "a browser's request body needs a Content-Type")
+        await self.app(scope, receive, send)
+
+
 class AdminGate:
     """With an admin token, the control plane answers 401 to any request without
     `Authorization: Bearer <token>`."""

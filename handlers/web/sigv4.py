@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import datetime
+import hashlib
 import hmac
 import re
 from pathlib import Path
@@ -56,9 +57,19 @@ def _invalid(message: str) -> ApiError:
     return ApiError("InvalidSignatureException", message, 403)
 
 
+def aws_regions() -> frozenset[str]:
+    """Every region name of every AWS partition, from botocore's endpoint data."""
+    import botocore.loaders
+    partitions = botocore.loaders.create_loader().load_data("endpoints")["partitions"]
+    return frozenset(region for partition in partitions for region in partition["regions"])
+
+
 def verify(method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes,
-           secrets: dict[str, str], now: datetime.datetime) -> None:
-    """Raise the AWS error for a request whose SigV4 signature does not hold."""
+           secrets: dict[str, str], now: datetime.datetime, *, service_name: str | None = None,
+           regions: frozenset[str] = frozenset()) -> None:
+    """Raise the AWS error for a request whose SigV4 signature does not hold: over the headers
+    it names and the body as received (never the hash the client claims for it), in a scope of
+    this API's service and a region AWS has."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -69,6 +80,16 @@ def verify(method: str, raw_path: str, query: str, headers: dict[str, str], body
     if not match:
         raise _invalid("Authorization header is not a well-formed AWS4-HMAC-SHA256 signature")
     key_id, day, region, service, signed, signature = match.groups()
+    if service_name is not None and service != service_name:
+        raise _invalid(f"Credential should be scoped to correct service: '{service_name}'.")
+    if region not in regions:
+        raise _invalid("Credential should be scoped to a valid region.")
+    claimed = headers.get("x-amz-content-sha256")
+    if claimed is not None:
+        if claimed == "UNSIGNED-PAYLOAD" or claimed.startswith("STREAMING-"):
+            raise _invalid("this API signs its payload: X-Amz-Content-SHA256 must be the body's SHA-256")
+        if not hmac.compare_digest(claimed.lower(), hashlib.sha256(body).hexdigest()):
+            raise _invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
     if key_id not in secrets:
         raise ApiError("UnrecognizedClientException", "The security token included in the request is invalid.", 403)
     stamp = headers.get("x-amz-date", "")
@@ -94,16 +115,18 @@ def verify(method: str, raw_path: str, query: str, headers: dict[str, str], body
 class SigV4Gate:
     """ASGI middleware: verifies AWS-family requests when credentials are configured."""
 
-    def __init__(self, app: ASGIApp, wires: WireMap, secrets: dict[str, str] | None):
+    def __init__(self, app: ASGIApp, wires: WireMap, secrets: dict[str, str] | None,
+                 regions: list[str] | None = None):
         if secrets:
             require_botocore()
         self.app = app
         self.wires = wires
         self.secrets = secrets or {}
+        self.regions = frozenset(regions) if regions else (aws_regions() if secrets else frozenset())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or not self.secrets
-                or not isinstance(self.wires.for_path(scope["path"]), AwsWire)):
+        wire = self.wires.for_path(scope.get("path", ""))
+        if scope["type"] != "http" or not self.secrets or not isinstance(wire, AwsWire):
             return await self.app(scope, receive, send)
         chunks = []
         while True:
@@ -117,7 +140,8 @@ class SigV4Gate:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1").strip() for k, v in scope["headers"]}
         verify(scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
                scope.get("query_string", b"").decode("latin-1"), headers, body, self.secrets,
-               datetime.datetime.now(datetime.timezone.utc))
+               datetime.datetime.now(datetime.timezone.utc), service_name=wire.signing_name,
+               regions=self.regions)
         sent = False
 
         async def replay() -> Message:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import typing as t
+from urllib.parse import parse_qsl
 
 import jsonschema_rs
 from connexion.exceptions import BadRequestProblem
@@ -59,6 +61,24 @@ def _no_constants(name: str) -> t.NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _holds_lone_surrogate(value: t.Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
     """UTF-8 only (RFC 8259), no NaN or Infinity, a nesting bomb is a 400, ECMA patterns."""
 
@@ -71,11 +91,17 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         if not text:
             return _ABSENT
         try:
-            return json.loads(text, parse_constant=_no_constants)
+            parsed = json.loads(text, parse_constant=_no_constants)
         except RecursionError:
             raise BadRequestProblem(detail="request body is nested too deeply") from None
         except ValueError as error:
             raise BadRequestProblem(detail=f"request body is not valid JSON: {error}") from None
+        if _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(parsed):
+            # JSON can escape half of a UTF-16 pair (\ud800) that is no Unicode character:
+            # no API here takes one, and nothing could store or answer it
+            raise BadRequestProblem(detail="request body holds a lone surrogate escape (\\ud800-\\udfff), "
+                                           "which is not a Unicode character")
+        return parsed
 
     def _validate(self, body: t.Any) -> t.Optional[dict]:
         if body is _ABSENT:
@@ -92,7 +118,16 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
 
 
 class CompiledParameterValidator(ParameterValidator):
-    """Path, query and header parameters checked with the same compiled, ECMA-pattern validator."""
+    """Path, query and header parameters checked with the same compiled, ECMA-pattern validator.
+    A scalar query parameter given twice is refused: which one counts would be a guess
+    (`?force=false&force=true` once force-cancelled)."""
+
+    def validate_query_parameter(self, param, request):
+        if param.get("schema", param).get("type") != "array":
+            raw = request.scope.get("query_string", b"").decode("latin-1")
+            if raw and sum(name == param["name"] for name, _ in parse_qsl(raw, keep_blank_values=True)) > 1:
+                return f"query parameter '{param['name']}' is given more than once"
+        return super().validate_query_parameter(param, request)
 
     @staticmethod
     def validate_parameter(parameter_type, value, param, param_name=None):

@@ -40,6 +40,8 @@ class AwsWire:
     server_error: str
     # framework statuses that have a modelled exception of their own (for example 404 routes)
     by_status: dict[int, str] = field(default_factory=dict)
+    # the SigV4 service name its clients sign with (the model's signingName)
+    signing_name: str | None = None
 
     def render(self, error: ApiError, accept: str = "") -> Response:
         status = error.status or self.statuses.get(error.code, 400)
@@ -176,7 +178,8 @@ def wire_from_spec(extension: dict) -> Wire:
     by_status = {int(k): v for k, v in extension.get("byStatus", {}).items()}
     if kind == "aws":
         return AwsWire(statuses=dict(extension["statuses"]), client_error=extension["clientError"],
-                       server_error=extension["serverError"], by_status=by_status)
+                       server_error=extension["serverError"], by_status=by_status,
+                       signing_name=extension.get("signingName"))
     if kind == "vault":
         return VaultWire(by_status=by_status)
     if kind == "problem":
