@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     wires = WireMap()
     install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler, journal=journal,
                     wires=wires, specs=dict(specs),
-                    vault_session_idle_ms=int(settings.vault_session_idle * 1000)))
+                    vault_session_idle_ms=int(settings.vault_session_idle * 1000), limits=settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):

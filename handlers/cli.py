@@ -17,6 +17,9 @@ from cancelgate.resources import families, specs_dir
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 
+PROTOCOL = "cancelgate.web.protocol:GuardedHttpToolsProtocol"
+
+
 def _fail(message: str) -> int:
     print(f"cancelgate: {message}", file=sys.stderr)
     return 2
@@ -70,7 +73,9 @@ def _settings(args: argparse.Namespace):
                     lifecycle=args.lifecycle, use_lifecycle=not args.no_lifecycle,
                     journal_size=args.journal_size, vault_cancel_delay=args.vault_cancel_delay,
                     vault_session_idle=args.vault_session_idle, store=args.store,
-                    store_prefix=args.store_prefix)
+                    store_prefix=args.store_prefix, max_header_bytes=args.max_header_bytes,
+                    max_headers=args.max_headers, header_timeout=args.header_timeout,
+                    max_connections=args.max_connections)
 
 
 def _loopback(host: str) -> bool:
@@ -123,7 +128,7 @@ def _serve(args: argparse.Namespace) -> int:
             with _token_file(settings) as worker_settings:
                 # each worker builds its own app from these settings; Redis holds the one state
                 os.environ[SETTINGS_VARIABLE] = json.dumps(dataclasses.asdict(worker_settings))
-                uvicorn.run("cancelgate.app:app_from_environment", factory=True, workers=args.workers,
+                uvicorn.run("cancelgate.app:app_from_environment", factory=True, workers=args.workers, http=PROTOCOL,
                             host=args.host, port=args.port, log_level=args.log_level, access_log=True,
                             timeout_graceful_shutdown=5)
             return 0
@@ -132,7 +137,7 @@ def _serve(args: argparse.Namespace) -> int:
         return _fail(str(error))
     except (OSError, ConnectionError) as error:  # unreadable files, unreachable Redis
         return _fail(f"cannot start: {error}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level,
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, http=PROTOCOL,
                 access_log=True, timeout_graceful_shutdown=5)
     return 0
 
@@ -212,7 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body", type=_count, default=defaults.DEFAULTS.max_body, metavar="BYTES",
                        help="largest request body accepted (default 1 MiB)")
     serve.add_argument("--body-timeout", type=_seconds, default=defaults.DEFAULTS.body_timeout, metavar="SECONDS",
-                       help="give up on a request body that stalls this long (default 10)")
+                       help="give up on a request body not received within this, in all (default 10)")
+    serve.add_argument("--max-header-bytes", type=_positive, default=defaults.DEFAULTS.max_header_bytes,
+                       metavar="BYTES", help="largest header block accepted, request line included (default 32 KiB)")
+    serve.add_argument("--max-headers", type=_positive, default=defaults.DEFAULTS.max_headers, metavar="N",
+                       help="most header fields in one request (default 100)")
+    serve.add_argument("--header-timeout", type=_seconds, default=defaults.DEFAULTS.header_timeout,
+                       metavar="SECONDS", help="give up on request headers not received within this (default 10)")
+    serve.add_argument("--max-connections", type=_positive, default=defaults.DEFAULTS.max_connections,
+                       metavar="N", help="connections open at once; more are closed at once (default 1000)")
     serve.add_argument("--workers", type=_positive, default=defaults.WORKERS,
                        help="worker processes (the TinyDB store allows only 1; use --store redis://...)")
     serve.add_argument("--store", metavar="redis://HOST:PORT/DB",

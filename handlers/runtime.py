@@ -20,6 +20,7 @@ class Runtime:
     wires: Any = None      # cancelgate.web.wire.WireMap: each family's answer format
     specs: dict = field(default_factory=dict)   # spec name -> the spec as loaded
     vault_session_idle_ms: int = 30 * 60 * 1000
+    limits: Any = None     # cancelgate.settings.Settings: the connection limits web/protocol.py reads
 
 
 _current: Runtime | None = None

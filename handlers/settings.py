@@ -30,6 +30,11 @@ class Settings:
     store_prefix: str = "cancelgate"     # namespace of this deployment's keys in Redis
     vault_cancel_delay: float | None = None  # seconds CANCELLING lasts; None: the lifecycle file's
     vault_session_idle: float = 1800.0   # seconds a Vault session may sit unused
+    # the connection's limits (web/protocol.py): what httptools itself does not bound
+    max_header_bytes: int = 32 * 1024    # the whole header block, request line included
+    max_headers: int = 100
+    header_timeout: float = 10.0         # seconds to receive the header block
+    max_connections: int = 1000          # open at once; one more is closed at once
 
 
 DEFAULTS = Settings()

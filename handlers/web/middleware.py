@@ -38,9 +38,12 @@ class StampHeaders:
 
 
 class RequestShape:
-    """Refuses bodies over `max_body` bytes early, gives up on a body that stalls for
-    `body_timeout` seconds, and gives a body without a Content-Type the JSON default every family
-    documents (Connexion would otherwise hand the handler raw bytes).
+    """Refuses bodies over `max_body` bytes early, gives up on a body not received within
+    `body_timeout` seconds in all (not per read: a body trickled a byte at a time is cut off
+    too), reads a chunked body whole under the same limits and hands it on with its length
+    (Connexion sees a body only through Content-Length), and gives a body without a
+    Content-Type the JSON default every family documents (Connexion would otherwise hand the
+    handler raw bytes).
 
     Sits inside Connexion's exception middleware, so what it raises is answered in the wire of
     the family that owns the path.
@@ -61,15 +64,16 @@ class RequestShape:
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.max_body:
             raise self._too_large()
-        if not headers.get(b"content-type", b"").strip():
-            scope = {**scope, "headers": [*((k, v) for k, v in scope["headers"] if k != b"content-type"),
-                                          (b"content-type", b"application/json")]}
+        replaced = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length",
+                                                                    b"transfer-encoding")]
+        content_type = headers.get(b"content-type", b"").strip() or b"application/json"
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
         seen = 0
 
         async def counted() -> Message:
             nonlocal seen
             try:
-                async with asyncio.timeout(self.body_timeout):
+                async with asyncio.timeout_at(deadline):
                     message = await receive()
             except TimeoutError:
                 raise HTTPException(408, f"request body not received within {self.body_timeout:g} s") from None
@@ -79,6 +83,30 @@ class RequestShape:
                     raise self._too_large()
             return message
 
+        if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+            chunks = []
+            while True:
+                message = await counted()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    break
+            body = b"".join(chunks)
+            scope = {**scope, "headers": [*replaced, (b"content-type", content_type),
+                                          (b"content-length", str(len(body)).encode())]}
+            delivered = False
+
+            async def whole() -> Message:
+                nonlocal delivered
+                if delivered:
+                    return await receive()
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await self.app(scope, whole, send)
+        if content_type != headers.get(b"content-type", b"").strip():
+            scope = {**scope, "headers": [*((k, v) for k, v in scope["headers"] if k != b"content-type"),
+                                          (b"content-type", content_type)]}
         await self.app(scope, counted, send)
 
 
