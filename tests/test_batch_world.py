@@ -10,6 +10,8 @@ import httpx
 import pytest
 from botocore.config import Config
 
+from tests.conftest import aws_client, start_server
+
 ACCOUNT = "123456789012"
 ARN = f"arn:aws:batch:us-east-1:{ACCOUNT}"
 
@@ -361,3 +363,58 @@ def test_tags_on_queues_environments_definitions_and_jobs(batch):
 def test_operations_not_emulated_say_so(batch, call, kwargs):
     message = client_error(batch, getattr(batch, call), **kwargs)
     assert "not emulated" in message and "Not Found" not in message
+
+
+# --- attempts: exit codes, retries, timeouts -----------------------------------------------------
+
+def exit_job(url: str, job_id: str, code: int, reason: str | None = None) -> httpx.Response:
+    body = {"exitCode": code, **({"reason": reason} if reason else {})}
+    return httpx.post(f"{url}/_cancelgate/batch/jobs/{job_id}/exit", json=body)
+
+
+def test_exit_codes_retries_and_evaluate_on_exit(batch, live):
+    _, queue, _ = world(batch, live)
+    definition = batch.register_job_definition(
+        jobDefinitionName=unique("retry"), type="container", containerProperties={"image": "busybox"},
+        retryStrategy={"attempts": 3, "evaluateOnExit": [
+            {"onReason": "OutOfMemory*", "action": "EXIT"}, {"onExitCode": "1*", "action": "RETRY"},
+            {"onExitCode": "*", "action": "EXIT"}]})["jobDefinitionArn"]
+    flaky, broken, oom = (batch.submit_job(jobName=name, jobQueue=queue, jobDefinition=definition)["jobId"]
+                          for name in ("flaky", "broken", "oom"))
+    advance(live.url, 5)
+    assert exit_job(live.url, flaky, 10).json()["status"] == "RUNNABLE"     # "1*" says RETRY
+    assert job(batch, flaky)["attempts"][0]["container"]["exitCode"] == 10
+    advance(live.url, 5)
+    assert job(batch, flaky)["status"] == "RUNNING"
+    assert exit_job(live.url, flaky, 0).json()["status"] == "SUCCEEDED"
+    done = job(batch, flaky)
+    assert [a["container"]["exitCode"] for a in done["attempts"]] == [10, 0]
+    assert done["attempts"][0]["container"]["taskArn"] != done["attempts"][1]["container"]["taskArn"]
+    assert exit_job(live.url, broken, 2).json()["status"] == "FAILED"       # "*" says EXIT
+    assert job(batch, broken)["statusReason"] == "Essential container in task exited"
+    assert exit_job(live.url, oom, 10, reason="OutOfMemoryError: Container killed").json()["status"] == "FAILED"
+    failed = job(batch, oom)
+    assert failed["container"]["reason"].startswith("OutOfMemoryError") and len(failed["attempts"]) == 1
+    assert exit_job(live.url, oom, 0).status_code == 409                       # not RUNNING any more
+    assert exit_job(live.url, str(uuid.uuid4()), 0).status_code == 404
+
+
+def test_attempts_run_out_and_a_timeout_fails_the_attempt(tmp_path):
+    config = tmp_path / "slow.yaml"
+    config.write_text("batch:\n  durations:\n    RUNNING: 100000\n")
+    server = start_server(tmp_path, "--lifecycle", str(config))
+    try:
+        batch = aws_client("batch", server.url)
+        _, queue, _ = world(batch, server)
+        definition = batch.register_job_definition(
+            jobDefinitionName=unique("slow"), type="container", containerProperties={"image": "busybox"},
+            retryStrategy={"attempts": 2}, timeout={"attemptDurationSeconds": 60})["jobDefinitionArn"]
+        slow = batch.submit_job(jobName="slow", jobQueue=queue, jobDefinition=definition)["jobId"]
+        advance(server.url, 5 + 60)    # the first attempt times out and is retried
+        advance(server.url, 5 + 60)    # so does the second, the last
+        ended = job(batch, slow)
+        assert (ended["status"], ended["statusReason"]) == ("FAILED", "Job attempt duration exceeded timeout")
+        assert [a["stoppedAt"] - a["startedAt"] for a in ended["attempts"]] == [60_000, 60_000]
+        assert {a["statusReason"] for a in ended["attempts"]} == {"Job attempt duration exceeded timeout"}
+    finally:
+        server.stop()

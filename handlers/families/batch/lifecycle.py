@@ -8,8 +8,8 @@ maxvCpus give a queue its capacity.
 """
 from __future__ import annotations
 
-from cancelgate.families.batch import environments, queues
-from cancelgate.families.batch.rules import (FINISHED, ACTIVE, Job, child_ids, end_attempt, head_of_queue,
+from cancelgate.families.batch import attempts, environments, queues
+from cancelgate.families.batch.rules import (FINISHED, ACTIVE, Job, child_ids, head_of_queue,
                                               is_array_parent, move, move_head, settle)
 from cancelgate.families.batch.world import region_of
 
@@ -47,6 +47,8 @@ def _due(job: Job, config: dict, jobs) -> int | None:
                 return since  # fails as soon as it is looked at
             finished_at = max(finished_at, found.get("stoppedAt", since))
         return finished_at + int((seconds or 0) * 1000)
+    if job["status"] == "RUNNING" and (limit := attempts.timeout_at(job)) is not None:
+        return limit if seconds is None else min(limit, since + int(seconds * 1000))
     if seconds is None or job["status"] in FINISHED or job["status"] == "RUNNABLE":
         return None
     return since + int(seconds * 1000)
@@ -134,10 +136,11 @@ def lifecycle_step(world, now: int, config: dict) -> list[dict]:
             elif status == "STARTING":
                 move(jobs, job, "RUNNING", due, changes, startedAt=due)
             elif status == "RUNNING":
-                ended = {k: v for k, v in end_attempt(job, due, 0, "Essential container in task exited").items()
-                         if k != "statusReason"}
-                done = move(jobs, ended, "SUCCEEDED", due, changes, stoppedAt=due)
-                settle(jobs, done, due)
+                if due == attempts.timeout_at(job):
+                    attempts.end(jobs, job, due, attempts.TIMEOUT_EXIT_CODE, None, changes,
+                                 status_reason=attempts.TIMED_OUT)
+                else:   # left to run by itself, the container exits 0
+                    attempts.end(jobs, job, due, 0, None, changes)
         moved |= _dispatch_queues(world, now, config, changes)
     return changes
 
