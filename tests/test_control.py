@@ -35,7 +35,12 @@ def test_put_job_validates_and_stores(http):
     assert good.status_code == 200
     assert good.json()["jobArn"].endswith(f"job/{job_id}")
     described = http.post("/v1/describejobs", json={"jobs": [job_id]}).json()["jobs"][0]
-    assert described == good.json()
+    # the control plane answers the job as stored; DescribeJobs as AWS shows it (queue and
+    # definition as ARNs, container and attempts)
+    same = ("jobId", "jobArn", "jobName", "status", "createdAt")
+    assert {k: described[k] for k in same} == {k: good.json()[k] for k in same}
+    assert described["jobQueue"] == "arn:aws:batch:us-east-1:123456789012:job-queue/default"
+    assert described["jobDefinition"] == "arn:aws:batch:us-east-1:123456789012:job-definition/d"
 
 
 def test_dispatch_of_empty_queue_is_404(http):

@@ -49,6 +49,14 @@ def put(server, job_id: str, status: str, **fields) -> None:
     httpx.put(f"{server.url}/_cancelgate/batch/jobs/{job_id}", json=body).raise_for_status()
 
 
+def account(batch, *queues: str) -> None:
+    """What SubmitJob needs in AWS (the server starts with no fixtures): job definition `d` and
+    the queues, with no compute environment, so the lifecycle file's capacity applies."""
+    batch.register_job_definition(jobDefinitionName="d", type="container", containerProperties={"image": "busybox"})
+    for queue in queues:
+        batch.create_job_queue(jobQueueName=queue, priority=1)
+
+
 def test_clock_is_manual_and_reports_itself(world):
     before = httpx.get(f"{world.url}/_cancelgate/clock").json()
     assert before["mode"] == "manual"
@@ -75,6 +83,7 @@ def test_real_clock_moves_jobs_by_itself(tmp_path):
     server = start_server(tmp_path, "--clock", "real", "--no-fixtures", "--lifecycle", str(config))
     try:
         batch = aws_client("batch", server.url)
+        account(batch, "q")
         job = batch.submit_job(jobName="alive", jobQueue="q", jobDefinition="d")["jobId"]
         for _ in range(100):  # bounded: 10 s at most
             if status(batch, job) == "SUCCEEDED":
@@ -87,6 +96,7 @@ def test_real_clock_moves_jobs_by_itself(tmp_path):
 
 def test_a_job_lives_its_whole_life(world):
     batch = aws_client("batch", world.url)
+    account(batch, "solo")
     job = batch.submit_job(jobName="life", jobQueue="solo", jobDefinition="d")["jobId"]
     seen = []
     for seconds in (1, 1, 2, 10):
@@ -126,6 +136,7 @@ def test_queue_dispatches_by_priority_then_age(world):
 
 def test_dependency_chain_waits_and_a_failed_dependency_fails_dependents(world):
     batch = aws_client("batch", world.url)
+    account(batch, "wide")
     first = batch.submit_job(jobName="a", jobQueue="wide", jobDefinition="d")["jobId"]
     second = batch.submit_job(jobName="b", jobQueue="wide", jobDefinition="d",
                               dependsOn=[{"jobId": first}])["jobId"]
@@ -144,6 +155,7 @@ def test_dependency_chain_waits_and_a_failed_dependency_fails_dependents(world):
 
 def test_array_job_cancelled_midway(world):
     batch = aws_client("batch", world.url)
+    account(batch, "pair")
     parent = batch.submit_job(jobName="fan", jobQueue="pair", jobDefinition="d",
                               arrayProperties={"size": 5})["jobId"]
     children = [f"{parent}:{i}" for i in range(5)]
@@ -165,6 +177,7 @@ def test_array_job_cancelled_midway(world):
 
 def test_array_job_that_succeeds_summarises_its_children(world):
     batch = aws_client("batch", world.url)
+    account(batch, "wide")
     parent = batch.submit_job(jobName="fan", jobQueue="wide", jobDefinition="d",
                               arrayProperties={"size": 2})["jobId"]
     advance(world, 30)

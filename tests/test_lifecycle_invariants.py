@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 from cancelgate.families.batch import lifecycle, rules
+from cancelgate.families.batch.world import World
 
 CONFIG = {"durations": {"SUBMITTED": 1, "PENDING": 1, "STARTING": 2, "RUNNING": 5},
           "capacity": {"default": 1, "queues": {}}}
@@ -23,6 +24,7 @@ operation = st.one_of(
 @given(st.lists(operation, max_size=40))
 def test_invariants_hold_for_any_sequence(operations):
     jobs: dict = {}
+    world = World(jobs, {}, {}, {}, {})   # queues with no environment: the lifecycle file's capacity
     now = 1_000_000
     finished: dict[str, dict] = {}
     cancel_recorded: set[str] = set()
@@ -44,13 +46,13 @@ def test_invariants_hold_for_any_sequence(operations):
         else:
             target = now + op[1]
             for _ in range(1000):
-                due = lifecycle.lifecycle_next(jobs, CONFIG)
+                due = lifecycle.lifecycle_next(world, CONFIG)
                 if due is None or due > target:
                     break
                 now = max(now, due)
-                lifecycle.lifecycle_step(jobs, now, CONFIG)
+                lifecycle.lifecycle_step(world, now, CONFIG)
             now = target
-            lifecycle.lifecycle_step(jobs, now, CONFIG)
+            lifecycle.lifecycle_step(world, now, CONFIG)
         for job_id, stored in jobs.items():
             job = {k: v for k, v in stored.items() if not k.startswith("_")}  # as clients see it
             if job_id in finished:

@@ -18,6 +18,12 @@ class Lifecycle:
     step: Step
     next_due: NextDue
     config_schema: dict
+    # what `step` and `next_due` are given, from the transaction: the table by default, or
+    # the family's own view of several tables
+    view: Callable[[Any], Any] | None = None
+
+    def open(self, tx) -> Any:
+        return self.view(tx) if self.view is not None else tx.table(self.table)
 
 
 @dataclass(frozen=True)

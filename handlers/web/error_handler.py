@@ -23,13 +23,29 @@ def base_path(spec: dict) -> str:
     return spec["servers"][0]["url"].rstrip("/")
 
 
+def _parameters(spec: dict, item: dict) -> list[dict]:
+    """The parameters of a path's operations, with `$ref`s to components resolved."""
+    found = []
+    for operation in item.values():
+        for param in (operation.get("parameters") or []) if isinstance(operation, dict) else []:
+            if "$ref" in param:
+                param = spec["components"]["parameters"][param["$ref"].rsplit("/", 1)[-1]]
+            found.append(param)
+    return found
+
+
 def allowed_methods(specs: list[tuple[str, dict]]):
     """path -> the methods the specs define for it (for a 405's `Allow`: Starlette only names the
     methods of the first route it tried, one operation's worth)."""
     templates = []
     for _, spec in specs:
         for path, item in spec["paths"].items():
-            pattern = re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(base_path(spec) + path))
+            # a parameter declared `format: path` may span segments (Connexion routes it so)
+            spanning = {param["name"] for param in _parameters(spec, item)
+                        if param.get("in") == "path" and (param.get("schema") or {}).get("format") == "path"}
+            pattern = re.sub(r"\\{([^}]+)\\}",
+                             lambda m: ".+" if m.group(1) in spanning else "[^/]+",
+                             re.escape(base_path(spec) + path))
             methods = {m.upper() for m in item if m in ("get", "put", "post", "delete", "patch")}
             if "GET" in methods:
                 methods.add("HEAD")

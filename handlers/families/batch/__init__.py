@@ -1,16 +1,42 @@
-"""AWS Batch (openapi/batch.yaml): CancelJob and TerminateJob (seeds 001, 002) and the jobs
-they act on."""
+"""AWS Batch (openapi/batch.yaml): jobs and what they run in, as orchestration code sees it:
+compute environments, job queues, job definitions, jobs (seeds 001, 002 for cancel and terminate)."""
 from __future__ import annotations
 
 from cancelgate.families.batch import lifecycle, rules
 from cancelgate.families.family import Family, Lifecycle, requires
 
 JOBS = "batch_jobs"
+ENVIRONMENTS = "batch_compute_environments"
+QUEUES = "batch_job_queues"
+DEFINITIONS = "batch_job_definitions"
+DEFINITION_NAMES = "batch_job_definition_names"
+TABLES = (JOBS, ENVIRONMENTS, QUEUES, DEFINITIONS, DEFINITION_NAMES)
+
+
+def world_of(tx, region: str = "us-east-1", account: str = "123456789012"):
+    from cancelgate.families.batch.world import World
+    return World(*(tx.table(name) for name in TABLES), region=region, account=account)
+
+
+def regional(docs: dict) -> dict:
+    """Fixtures are written as AWS shows them, keyed `<region>/<name>`: add the region field."""
+    return {key: {**doc, "_region": key.split("/", 1)[0]} for key, doc in docs.items()}
+
 
 FAMILY = Family(
     name="batch",
-    tables=(JOBS,),
-    documents={JOBS: requires("jobId", "status", "createdAt", createdAt="integer")},
-    prepare={JOBS: rules.link_dependents},
-    lifecycle=Lifecycle(JOBS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA),
+    tables=TABLES,
+    documents={
+        JOBS: requires("jobId", "status", "createdAt", createdAt="integer"),
+        ENVIRONMENTS: requires("computeEnvironmentName", "computeEnvironmentArn", "type", "state", "status",
+                               ),
+        QUEUES: requires("jobQueueName", "jobQueueArn", "state", "status", "priority", "computeEnvironmentOrder",
+                         priority="integer", computeEnvironmentOrder="array"),
+        DEFINITIONS: requires("jobDefinitionName", "jobDefinitionArn", "revision", "type", "status",
+                              revision="integer"),
+        DEFINITION_NAMES: requires("latest", "active", latest="integer", active="array"),
+    },
+    prepare={JOBS: rules.link_dependents, ENVIRONMENTS: regional, QUEUES: regional, DEFINITIONS: regional},
+    lifecycle=Lifecycle(JOBS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA,
+                        view=world_of),
 )

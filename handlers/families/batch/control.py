@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from cancelgate.errors import ApiError
-from cancelgate.families.batch import JOBS, rules
+from cancelgate.families.batch import JOBS, attempts, rules
 from cancelgate.families.batch.operations import arn_of
 from cancelgate.runtime import current
 
@@ -25,3 +25,11 @@ async def dispatch_batch_queue(jobQueue: str):
     if moved is None:
         raise ApiError("Not Found", f"queue {jobQueue} has no RUNNABLE job", 404)
     return {"jobId": moved["jobId"], "status": moved["status"]}
+
+
+async def exit_batch_job(jobId: str, body: dict):
+    rt = current()
+    now = rt.clock.now_ms()
+    ended = rt.store.transact(lambda tx: attempts.exit_running(tx.table(JOBS), jobId, body["exitCode"],
+                                                               body.get("reason"), now))
+    return {"jobId": ended["jobId"], "status": ended["status"]}

@@ -1,18 +1,27 @@
-"""AWS Batch jobs moving by themselves on the clock: SUBMITTED -> PENDING -> RUNNABLE ->
-STARTING -> RUNNING -> SUCCEEDED, with the durations and queue capacities of the lifecycle file.
-`_since` is when a job entered its status (set on first sight for jobs put in from outside).
+"""AWS Batch moving by itself on the clock: jobs SUBMITTED -> PENDING -> RUNNABLE -> STARTING ->
+RUNNING -> SUCCEEDED, with the durations and queue capacities of the lifecycle file; compute
+environments and job queues CREATING/UPDATING -> VALID and DELETING -> DELETED.
+`_since` is when a document entered its status (set on first sight for jobs put in from outside).
+
+Both rules take the family's World (world.py): the jobs, and the queues and environments whose
+maxvCpus give a queue its capacity.
 """
 from __future__ import annotations
 
-from cancelgate.families.batch.rules import (FINISHED, ACTIVE, Job, child_ids, is_array_parent,
-                                              move, move_head, settle)
+from cancelgate.families.batch import attempts, environments, queues
+from cancelgate.families.batch.rules import (FINISHED, ACTIVE, Job, child_ids, head_of_queue,
+                                              is_array_parent, move, move_head, settle)
+from cancelgate.families.batch.world import region_of
+
+SETTLING_STATUSES = ("CREATING", "UPDATING", "DELETING")
+SETTLING_DEFAULT_S = 2
 
 CONFIG_SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["durations", "capacity"],
     "properties": {
         "durations": {"type": "object", "additionalProperties": False, "properties": {
             status: {"type": "number", "minimum": 0}
-            for status in ("SUBMITTED", "PENDING", "STARTING", "RUNNING")}},
+            for status in ("SUBMITTED", "PENDING", "STARTING", "RUNNING") + SETTLING_STATUSES}},
         "capacity": {"type": "object", "additionalProperties": False, "required": ["default"], "properties": {
             "default": {"type": "integer", "minimum": 1},
             "queues": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}}},
@@ -38,14 +47,39 @@ def _due(job: Job, config: dict, jobs) -> int | None:
                 return since  # fails as soon as it is looked at
             finished_at = max(finished_at, found.get("stoppedAt", since))
         return finished_at + int((seconds or 0) * 1000)
+    if job["status"] == "RUNNING" and (limit := attempts.timeout_at(job)) is not None:
+        return limit if seconds is None else min(limit, since + int(seconds * 1000))
     if seconds is None or job["status"] in FINISHED or job["status"] == "RUNNABLE":
         return None
     return since + int(seconds * 1000)
 
 
-def lifecycle_next(jobs, config: dict) -> int | None:
-    """The earliest time at which some job will move by itself (None: nothing will)."""
-    earliest = None
+def _settle_due(doc: dict, config: dict) -> int | None:
+    if doc.get("status") not in SETTLING_STATUSES:
+        return None
+    seconds = config["durations"].get(doc["status"], SETTLING_DEFAULT_S)
+    return doc.get("_since", 0) + int(seconds * 1000)
+
+
+def _settle(table, now: int, config: dict, key, changes: list) -> None:
+    """Environments and queues: CREATING/UPDATING -> VALID, DELETING -> DELETED when due."""
+    for doc in list(table.values()):
+        due = _settle_due(doc, config)
+        if due is None or due > now:
+            continue
+        status = environments.SETTLING[doc["status"]]
+        reason = {"VALID": "ComputeEnvironment Healthy" if key == "computeEnvironmentName" else "JobQueue Healthy",
+                  "DELETED": "Deleted"}[status]
+        table[f"{doc['_region']}/{doc[key]}"] = {**doc, "status": status, "statusReason": reason, "_since": due}
+        changes.append({"id": doc.get("computeEnvironmentArn") or doc.get("jobQueueArn"),
+                        "from": doc["status"], "to": status, "at": due})
+
+
+def lifecycle_next(world, config: dict) -> int | None:
+    """The earliest time at which some document will move by itself (None: nothing will)."""
+    jobs = world.jobs
+    earliest = min((due for table in (world.environments, world.queues) for doc in table.values()
+                    if (due := _settle_due(doc, config)) is not None), default=None)
     for job in jobs.values():
         if job["status"] in FINISHED or "_since" not in job:
             continue
@@ -55,7 +89,7 @@ def lifecycle_next(jobs, config: dict) -> int | None:
     return earliest
 
 
-def lifecycle_step(jobs, now: int, config: dict) -> list[dict]:
+def lifecycle_step(world, now: int, config: dict) -> list[dict]:
     """Apply every transition due at `now`, until nothing more moves; return them in order.
 
     SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING -> SUCCEEDED after the configured
@@ -65,6 +99,9 @@ def lifecycle_step(jobs, now: int, config: dict) -> list[dict]:
     all its children have (SUCCEEDED only if they all did).
     """
     changes: list[dict] = []
+    jobs = world.jobs
+    _settle(world.environments, now, config, "computeEnvironmentName", changes)
+    _settle(world.queues, now, config, "jobQueueName", changes)
     for job in list(jobs.values()):
         if "_since" not in job and job["status"] not in FINISHED:
             jobs[job["jobId"]] = {**job, "_since": now}
@@ -99,10 +136,12 @@ def lifecycle_step(jobs, now: int, config: dict) -> list[dict]:
             elif status == "STARTING":
                 move(jobs, job, "RUNNING", due, changes, startedAt=due)
             elif status == "RUNNING":
-                done = move(jobs, job, "SUCCEEDED", due, changes, stoppedAt=due,
-                             statusReason="Essential container in task exited")
-                settle(jobs, done, due)
-        moved |= _dispatch_queues(jobs, now, config, changes)
+                if due == attempts.timeout_at(job):
+                    attempts.end(jobs, job, due, attempts.TIMEOUT_EXIT_CODE, None, changes,
+                                 status_reason=attempts.TIMED_OUT)
+                else:   # left to run by itself, the container exits 0
+                    attempts.end(jobs, job, due, 0, None, changes)
+        moved |= _dispatch_queues(world, now, config, changes)
     return changes
 
 
@@ -125,25 +164,42 @@ def _parent_step(jobs, parent: Job, now: int, config: dict, changes: list) -> bo
     return True
 
 
-def _dispatch_queues(jobs, now: int, config: dict, changes: list) -> bool:
+def _dispatch_queues(world, now: int, config: dict, changes: list) -> bool:
+    """Start the head RUNNABLE jobs of each queue while it has room: the vCPUs of its ENABLED,
+    VALID environments, or, for a queue with no environment, the lifecycle file's job count."""
+    jobs = world.jobs
     capacity = config["capacity"]
-    running: dict[str, int] = {}
-    queues = set()
+    running: dict[tuple, int] = {}
+    used: dict[tuple, float] = {}
+    queued = set()
     for job in jobs.values():
         if is_array_parent(job):
             continue
+        where = (region_of(job), job["jobQueue"])
         if job["status"] in ACTIVE:
-            running[job["jobQueue"]] = running.get(job["jobQueue"], 0) + 1
+            running[where] = running.get(where, 0) + 1
+            used[where] = used.get(where, 0.0) + job.get("_vcpus", 1.0)
         elif job["status"] == "RUNNABLE":
-            queues.add(job["jobQueue"])
+            queued.add(where)
     moved = False
-    for queue in sorted(queues):
+    for where in sorted(queued):
+        region, queue = where
+        vcpus = queues.capacity_vcpus(world.in_region(region), queue)
         limit = capacity.get("queues", {}).get(queue, capacity.get("default", 1))
-        while running.get(queue, 0) < limit:
-            head = move_head(jobs, queue, now, changes)
+        while True:
+            if vcpus is None:
+                if running.get(where, 0) >= limit:
+                    break
+            else:
+                head = head_of_queue(jobs, queue, region)
+                if head is None or used.get(where, 0.0) + head.get("_vcpus", 1.0) > vcpus:
+                    break
+            head = move_head(jobs, queue, now, changes, region)
             if head is None:
                 break
             moved = True
             if head["status"] == "STARTING":
-                running[queue] = running.get(queue, 0) + 1
+                running[where] = running.get(where, 0) + 1
+                used[where] = used.get(where, 0.0) + head.get("_vcpus", 1.0)
     return moved
+

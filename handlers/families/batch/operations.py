@@ -1,30 +1,60 @@
-"""AWS Batch operations (openapi/batch.yaml): read the request, run the rule, answer."""
+"""AWS Batch operations (openapi/batch.yaml): read the request, run the rule, answer.
+
+Every operation runs in the region of its request (the SigV4 credential scope of the
+Authorization header; us-east-1 when unsigned) and the configured account.
+"""
 from __future__ import annotations
 
+import re
 import uuid
 
-from cancelgate.families.batch import JOBS, rules
+from cancelgate.errors import ApiError
+from cancelgate.families.batch import (JOBS, definitions, detail, environments, queues, rules, submission,
+                                       tagging, world_of)
 from cancelgate.runtime import current
+from cancelgate.web.context import request
+
+SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/batch/aws4_request")
 
 
-def arn_of(job_id: str) -> str:
+def request_region() -> str:
+    match = SCOPE.search(request.headers.get("authorization", ""))
+    return match.group(1) if match else current().region
+
+
+def arn_of(job_id: str, region: str | None = None) -> str:
     rt = current()
-    return rules.job_arn(rt.region, rt.account, job_id)
+    return rules.job_arn(region or rt.region, rt.account, job_id)
 
+
+def _run(rule, *args, now: bool = False):
+    """`rule(world, *args[, now])` in one transaction, in the request's region."""
+    rt = current()
+    region = request_region()
+    at = rt.clock.now_ms()
+    return rt.store.transact(lambda tx: rule(world_of(tx, region, rt.account), *args, *((at,) if now else ())))
+
+
+# --- jobs -------------------------------------------------------------------------------------
 
 def _stop(body: dict, terminate: bool) -> dict:
-    rt = current()
-    now = rt.clock.now_ms()
-    rt.store.transact(lambda tx: rules.stop_job(tx.table(JOBS), body["jobId"], body["reason"], now,
-                                                terminate=terminate))
-    return {}
+    def stop(world, now):
+        if world.job(body["jobId"]) is not None:
+            rules.stop_job(world.jobs, body["jobId"], body["reason"], now, terminate=terminate)
+        return {}
+    return _run(stop, now=True)
 
 
 def _stop_many(body: dict, terminate: bool) -> dict:
-    rt = current()
-    now = rt.clock.now_ms()
-    return rt.store.transact(lambda tx: rules.stop_jobs(tx.table(JOBS), body["jobs"], body["reason"],
-                                                        now, terminate=terminate))
+    def stop(world, now):
+        # ids of another region's jobs are ids of no job here: successful, nothing changes
+        mine = [job_id for job_id in body["jobs"]
+                if not rules.JOB_ID.match(job_id) or world.job(job_id) is not None]
+        answer = rules.stop_jobs(world.jobs, mine, body["reason"], now, terminate=terminate)
+        failed = {error["job"] for error in answer["errors"]}
+        return {"successful": [job_id for job_id in body["jobs"] if job_id not in failed],
+                "errors": answer["errors"]}
+    return _run(stop, now=True)
 
 
 async def CancelJob(body: dict):
@@ -44,19 +74,121 @@ async def TerminateJobs(body: dict):
 
 
 async def SubmitJob(body: dict):
-    rt = current()
-    now = rt.clock.now_ms()
     job_id = str(uuid.uuid4())
-    return rt.store.transact(lambda tx: rules.submit(tx.table(JOBS), body, now, job_id, arn_of))
+
+    def submit(world, now):
+        for dependency in body.get("dependsOn") or ():
+            if world.job(dependency["jobId"]) is None:
+                raise ApiError("ClientException", f"dependsOn: job {dependency['jobId']} does not exist")
+        return submission.submit_job(world, body, now, job_id)
+    return _run(submit, now=True)
 
 
 async def DescribeJobs(body: dict):
-    def describe(tx):
-        jobs = tx.table(JOBS)
-        found = (jobs.get(job_id) for job_id in dict.fromkeys(body["jobs"]))
-        return {"jobs": [rules.public(jobs, job) for job in found if job is not None]}
-    return current().store.transact(describe)
+    def describe(world):
+        found = (world.job(job_id) for job_id in dict.fromkeys(body["jobs"]))
+        return {"jobs": [detail.job_detail(world, job) for job in found if job is not None]}
+    return _run(describe)
 
 
 async def ListJobs(body: dict):
-    return current().store.transact(lambda tx: rules.list_jobs(tx.table(JOBS), body))
+    def list_jobs(world):
+        query = dict(body)
+        if "jobQueue" in query:
+            queue = queues.find(world, query["jobQueue"])
+            query["jobQueue"] = queue["jobQueueName"] if queue else query["jobQueue"]
+        answer = rules.list_jobs(world.jobs, query, region=world.region)
+        answer["jobSummaryList"] = [detail.summary(world, world.jobs.get(s["jobId"]))
+                                    for s in answer["jobSummaryList"]]
+        return answer
+    return _run(list_jobs)
+
+
+# --- compute environments, job queues, job definitions ----------------------------------------
+
+async def CreateComputeEnvironment(body: dict):
+    return _run(environments.create, body, now=True)
+
+
+async def DescribeComputeEnvironments(body: dict):
+    return _run(environments.describe, body)
+
+
+async def UpdateComputeEnvironment(body: dict):
+    return _run(environments.update, body, now=True)
+
+
+async def DeleteComputeEnvironment(body: dict):
+    return _run(environments.delete, body, now=True)
+
+
+async def CreateJobQueue(body: dict):
+    return _run(queues.create, body, now=True)
+
+
+async def DescribeJobQueues(body: dict):
+    return _run(queues.describe, body)
+
+
+async def UpdateJobQueue(body: dict):
+    return _run(queues.update, body, now=True)
+
+
+async def DeleteJobQueue(body: dict):
+    return _run(queues.delete, body, now=True)
+
+
+async def GetJobQueueSnapshot(body: dict):
+    return _run(queues.snapshot, body, now=True)
+
+
+async def RegisterJobDefinition(body: dict):
+    return _run(definitions.register, body, now=True)
+
+
+async def DescribeJobDefinitions(body: dict):
+    return _run(definitions.describe, body)
+
+
+async def DeregisterJobDefinition(body: dict):
+    return _run(definitions.deregister, body)
+
+
+# --- tags ---------------------------------------------------------------------------------------
+
+async def ListTagsForResource(resourceArn: str):
+    return _run(tagging.list_tags, resourceArn)
+
+
+async def TagResource(resourceArn: str, body: dict):
+    return _run(tagging.tag, resourceArn, body["tags"])
+
+
+async def UntagResource(resourceArn: str, tagKeys: list):
+    return _run(tagging.untag, resourceArn, tagKeys)
+
+
+# --- the rest of the model ----------------------------------------------------------------------
+
+NOT_EMULATED = ("CreateConsumableResource", "CreateQuotaShare", "CreateSchedulingPolicy",
+                "CreateServiceEnvironment", "DeleteConsumableResource", "DeleteQuotaShare",
+                "DeleteSchedulingPolicy", "DeleteServiceEnvironment", "DescribeConsumableResource",
+                "DescribeQuotaShare", "DescribeSchedulingPolicies", "DescribeServiceEnvironments",
+                "DescribeServiceJob", "ListConsumableResources", "ListJobsByConsumableResource",
+                "ListQuotaShares", "ListSchedulingPolicies", "ListServiceJobs", "SubmitServiceJob",
+                "TerminateServiceJob", "TerminateServiceJobs", "UpdateConsumableResource",
+                "UpdateQuotaShare", "UpdateSchedulingPolicy", "UpdateServiceEnvironment",
+                "UpdateServiceJob")
+
+
+def _not_emulated(name: str):
+    async def operation(body: dict | None = None):
+        raise ApiError("ClientException", f"{name} is not emulated by cancelgate: scheduling policies, "
+                                          "quota shares, service environments and jobs, and consumable "
+                                          "resources are outside what it serves (see its README)")
+    operation.__name__ = name
+    return operation
+
+
+for _name in NOT_EMULATED:
+    globals()[_name] = _not_emulated(_name)

@@ -94,10 +94,38 @@ def _stop_array(jobs, parent: Job, reason: str, now: int, terminate: bool) -> No
 
 def _fail(jobs, job: Job, reason: str, now: int, flag: str) -> None:
     failed = {k: v for k, v in job.items() if k != "_stop"}
+    if flag == "isTerminated" and job["status"] in ACTIVE:
+        failed = end_attempt(failed, now, TERMINATED_EXIT_CODE, reason)
     failed.update(status="FAILED", statusReason=reason, stoppedAt=now)
     failed[flag] = True
     jobs[job["jobId"]] = failed
     settle(jobs, failed, now)
+
+
+# A terminated container gets SIGTERM: the exit code a shell reports for it (128 + 15).
+TERMINATED_EXIT_CODE = 143
+
+
+def end_attempt(job: Job, now: int, exit_code: int, reason: str) -> Job:
+    """`job` with its current attempt (it is STARTING or RUNNING) recorded as ended."""
+    attempt: dict = {"container": {"exitCode": exit_code}, "stoppedAt": now, "statusReason": reason}
+    if "startedAt" in job:
+        attempt["startedAt"] = job["startedAt"]
+    return {**job, "attempts": [*(job.get("attempts") or ()), attempt]}
+
+
+def end_now(jobs, job_id: str, reason: str, now: int) -> None:
+    """The job ends at once, started or not (its queue is deleted): not-started jobs are
+    cancelled, STARTING and RUNNING ones terminated; an array parent ends with its children."""
+    job = jobs.get(job_id)
+    if job is None or job["status"] in FINISHED:
+        return
+    if is_array_parent(job):
+        _stop_array(jobs, job, reason, now, True)
+    elif job["status"] in NOT_STARTED:
+        _fail(jobs, job, reason, now, "isCancelled")
+    else:
+        _fail(jobs, job, reason, now, "isTerminated")
 
 
 def settle(jobs, job: Job, now: int) -> None:
@@ -141,14 +169,20 @@ def stop_jobs(jobs, job_ids: Iterable[str], reason: str, now: int, *, terminate:
 
 # --- queue dispatch ---------------------------------------------------------------------------
 
-def head_of_queue(jobs, queue: str) -> Job | None:
-    """The RUNNABLE job the queue would dispatch next: highest priority, then oldest."""
+def dispatch_order(job: Job) -> tuple:
+    """The order a queue dispatches its RUNNABLE jobs in: highest priority, then oldest."""
+    return (-job.get("schedulingPriority", 0), job.get("createdAt", 0), job["jobId"])
+
+
+def head_of_queue(jobs, queue: str, region: str | None = None) -> Job | None:
+    """The RUNNABLE job the queue would dispatch next: highest priority, then oldest.
+    `region` None: the queue of that name in any region (the control plane's dispatch)."""
     waiting = [job for job in jobs.values()
-               if job.get("jobQueue") == queue and job["status"] == "RUNNABLE"]
+               if job.get("jobQueue") == queue and job["status"] == "RUNNABLE"
+               and (region is None or job.get("_region", "us-east-1") == region)]
     if not waiting:
         return None
-    return min(waiting, key=lambda job: (-job.get("schedulingPriority", 0),
-                                         job.get("createdAt", 0), job["jobId"]))
+    return min(waiting, key=dispatch_order)
 
 
 def move(jobs, job: Job, status: str, at: int, changes: list, **fields) -> Job:
@@ -159,11 +193,11 @@ def move(jobs, job: Job, status: str, at: int, changes: list, **fields) -> Job:
     return moved
 
 
-def move_head(jobs, queue: str, now: int, changes: list) -> Job | None:
+def move_head(jobs, queue: str, now: int, changes: list, region: str | None = None) -> Job | None:
     """The queue's head RUNNABLE job leaves RUNNABLE at `now`: FAILED (`isCancelled`) if a cancel
     is recorded, so it never starts, else STARTING. The one dispatch of both the lifecycle and
     the control plane. None when nothing is RUNNABLE in the queue."""
-    head = head_of_queue(jobs, queue)
+    head = head_of_queue(jobs, queue, region)
     if head is None:
         return None
     if "_stop" in head:
@@ -274,8 +308,12 @@ def _matches(job: Job, name: str, values: list[str]) -> bool:
             return job["jobName"].lower().startswith(value[:-1].lower())
         return job["jobName"].lower() == value.lower()
     if name == "JOB_DEFINITION":
+        # name:revision as stored; a value may be a name, name:revision or an ARN
         definition = job.get("jobDefinition", "")
-        return definition.startswith(value[:-1]) if value.endswith("*") else definition == value
+        value = value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+        if value.endswith("*"):
+            return definition.startswith(value[:-1])
+        return definition == value or definition.split(":")[0] == value
     if name == "BEFORE_CREATED_AT":
         return job.get("createdAt", 0) < int(value)
     if name == "AFTER_CREATED_AT":
@@ -283,8 +321,9 @@ def _matches(job: Job, name: str, values: list[str]) -> bool:
     return job.get("shareIdentifier") == value  # SHARE_IDENTIFIER
 
 
-def list_jobs(jobs, request: dict) -> dict:
-    """ListJobs by queue or array parent, newest first, one page at a time."""
+def list_jobs(jobs, request: dict, region: str | None = None) -> dict:
+    """ListJobs by queue or array parent, newest first, one page at a time (`region`: only
+    that region's jobs)."""
     filters = request.get("filters") or []
     status = None if filters else request.get("jobStatus", "RUNNING")
     if "arrayJobId" in request:
@@ -293,7 +332,8 @@ def list_jobs(jobs, request: dict) -> dict:
     elif "multiNodeJobId" in request:
         candidates = []  # multi-node jobs are not emulated
     else:
-        candidates = [job for job in jobs.values() if job.get("jobQueue") == request["jobQueue"]]
+        candidates = [job for job in jobs.values() if job.get("jobQueue") == request["jobQueue"]
+                      and (region is None or job.get("_region", "us-east-1") == region)]
     selected = [job for job in candidates if job is not None
                 and (status is None or job["status"] == status)
                 and all(_matches(job, f["name"], f.get("values") or []) for f in filters)]
