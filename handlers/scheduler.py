@@ -42,7 +42,7 @@ class Scheduler:
         def step_all(tx):
             changes = []
             for name, lifecycle, config in self._lifecycles():
-                changes += [{"family": name, **c} for c in lifecycle.step(tx.table(lifecycle.table), now, config)]
+                changes += [{"family": name, **c} for c in lifecycle.step(lifecycle.view(tx), now, config)]
             return changes, self._earliest(tx)
         changes, self._next_due = self.store.transact(step_all)
         self._seen_version = self.store.version
@@ -50,7 +50,7 @@ class Scheduler:
 
     def _earliest(self, tx) -> int | None:
         times = [due for _, lifecycle, config in self._lifecycles()
-                 if (due := lifecycle.next_due(tx.table(lifecycle.table), config)) is not None]
+                 if (due := lifecycle.next_due(lifecycle.view(tx), config)) is not None]
         return min(times, default=None)
 
     def advance(self, seconds: float) -> list[dict]:

@@ -18,6 +18,15 @@ class Lifecycle:
     step: Step
     next_due: NextDue
     config_schema: dict
+    # When the rules need more than one table: role -> table name; the rules are then given a
+    # mapping role -> table instead of the one table.
+    tables: Mapping[str, str] | None = None
+
+    def view(self, tx):
+        """What the step and next_due rules are given inside a transaction."""
+        if self.tables is None:
+            return tx.table(self.table)
+        return {role: tx.table(name) for role, name in self.tables.items()}
 
 
 @dataclass(frozen=True)
