@@ -69,7 +69,7 @@ def _moved(job: dict, status: str, at: int) -> dict:
     if status == "RUNNING":
         moved["run_start_date"] = at
     if status in FINISHED and status != "MISSED_SCHEDULE":
-        moved.setdefault("run_start_date", at)
+        moved.setdefault("run_start_date", job.get("_since", at))  # a cancelled job: since CANCELLING
         moved["run_end_date"] = at
     return moved
 

@@ -261,7 +261,8 @@ def _listing(version: str, operation_id: str, path: str, find, token_info: dict,
         details["next_page"] = url(offset + limit)
     return _answer({"responseStatus": "SUCCESS", "responseMessage": "OK", "url": url(offset),
                     "responseDetails": details,
-                    "jobs": [rules.listed(job) for job in found[offset:offset + limit]]}, session, headers)
+                    "jobs": [rules.listed(job, lowercase=path == "histories") for job in found[offset:offset + limit]]},
+                   session, headers)
 
 
 async def RetrieveJobMonitors(version: str, token_info: dict, limit: int = 50, offset: int = 0,

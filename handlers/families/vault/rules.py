@@ -103,9 +103,11 @@ def index_move(index, before: dict | None, after: dict | None) -> None:
         index[str(job["vault_id"])] = {**doc, side: ids}
 
 
-def listed(job: dict) -> dict:
-    """A job as Retrieve Job Monitors and Histories show it."""
-    shown = {"job_id": job["id"], "title": job.get("title", ""), "status": job["status"],
+def listed(job: dict, lowercase: bool = False) -> dict:
+    """A job as Retrieve Job Monitors (status as Retrieve Job Status shows it) and Histories
+    (status in the lowercase of its filter values: `cancelled`) show it."""
+    shown = {"job_id": job["id"], "title": job.get("title", ""),
+             "status": job["status"].lower() if lowercase else job["status"],
              "created_by": job["created_by"], "created_date": iso(job["created_date"]),
              "modified_by": job.get("modified_by", job["created_by"]),
              "modified_date": iso(job.get("_since", job["created_date"]))}
