@@ -19,15 +19,14 @@ from cancelgate.errors import ApiError
 DAY_MS = 86_400_000
 
 
-def _count(limits, key: str, window: int, limit: int) -> int:
-    """Calls left in the window after this one; raises when none was left."""
+def _used(limits, key: str, window: int) -> int:
     doc = limits.get(key)
-    used = doc["used"] if doc is not None and doc["window"] == window else 0
-    if used >= limit:
-        raise ApiError("API_LIMIT_EXCEEDED", f"API limit exceeded: {limit} calls per window; retry in the next one",
-                       headers=_headers(limit, 0, None, None) if key.startswith("burst") else {})
-    limits[key] = {"window": window, "used": used + 1}
-    return limit - used - 1
+    return doc["used"] if doc is not None and doc["window"] == window else 0
+
+
+def _exceeded(limit: int, what: str, headers: dict[str, str]) -> ApiError:
+    return ApiError("API_LIMIT_EXCEEDED", f"API {what} limit of {limit} calls exceeded; retry in the next window",
+                    headers=headers)
 
 
 def _headers(burst: int, burst_left: int, daily: int | None, daily_left: int | None) -> dict[str, str]:
@@ -45,9 +44,15 @@ def take_call(limits, vault_id: int, now: int, config: dict) -> dict[str, str]:
     if not config["enabled"]:
         return _headers(burst, burst, daily, daily)
     window_ms = int(config["burst_window"] * 1000)
-    daily_left = _count(limits, f"daily:{vault_id}", now // DAY_MS, daily)
-    burst_left = _count(limits, f"burst:{vault_id}", now // window_ms, burst)
-    return _headers(burst, burst_left, daily, daily_left)
+    keys = {"burst": (f"burst:{vault_id}", now // window_ms), "daily": (f"daily:{vault_id}", now // DAY_MS)}
+    used = {name: _used(limits, key, window) for name, (key, window) in keys.items()}
+    if used["burst"] >= burst:
+        raise _exceeded(burst, "burst", _headers(burst, 0, daily, max(0, daily - used["daily"])))
+    if used["daily"] >= daily:
+        raise _exceeded(daily, "daily", _headers(burst, max(0, burst - used["burst"]), daily, 0))
+    for name, (key, window) in keys.items():   # checked both first: a refused call counts nowhere
+        limits[key] = {"window": window, "used": used[name] + 1}
+    return _headers(burst, burst - used["burst"] - 1, daily, daily - used["daily"] - 1)
 
 
 def take_job_poll(limits, job_id: int, now: int, config: dict) -> None:

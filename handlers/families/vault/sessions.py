@@ -51,14 +51,14 @@ def _index(expiry, key: str, at: int) -> None:
 
 
 def _forget(sessions, user_sessions, key: str, username: str) -> None:
-    sessions.pop(key)
+    sessions.pop(key, None)
     mine = user_sessions.get(username)
     if mine is not None:
         kept = [entry for entry in mine["sessions"] if entry[1] != key]
         if kept:
             user_sessions[username] = {"sessions": kept}
         else:
-            user_sessions.pop(username)
+            user_sessions.pop(username, None)
 
 
 def login(users, sessions, user_sessions, expiry, username: str, password: str, now: int, session_id: str,
@@ -76,7 +76,7 @@ def login(users, sessions, user_sessions, expiry, username: str, password: str, 
     sessions[key] = session
     mine = [*(user_sessions.get(username) or {"sessions": []})["sessions"], [now, key]]
     for _, oldest in mine[:max(0, len(mine) - per_user)]:
-        sessions.pop(oldest)
+        sessions.pop(oldest, None)
     user_sessions[username] = {"sessions": mine[-per_user:]}
     _index(expiry, key, expires_at(session))
     return session
@@ -120,11 +120,14 @@ def expire_due(sessions, user_sessions, expiry, now: int) -> int:
     if head["buckets"]:
         expiry[HEAD] = head
     else:
-        expiry.pop(HEAD)
+        expiry.pop(HEAD, None)
     for bucket in due:
         for shard in SHARDS:
-            doc = expiry.pop(f"{bucket:012d}:{shard}")
-            for key in (doc or {"sessions": {}})["sessions"]:
+            doc = expiry.get(f"{bucket:012d}:{shard}")
+            if doc is None:
+                continue
+            expiry.pop(f"{bucket:012d}:{shard}", None)
+            for key in doc["sessions"]:
                 session = sessions.get(key)
                 if session is None:
                     continue
