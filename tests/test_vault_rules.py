@@ -125,3 +125,13 @@ def test_limits_count_down_and_reset_on_the_clock():
 
 def test_versions_compare_numerically():
     assert rules.version_tuple("v25.10") > rules.version_tuple("v25.3") > rules.version_tuple("v9.0")
+
+
+def test_defaults_match_the_packaged_lifecycle_file():
+    import yaml
+    from cancelgate.resources import data_dir
+    from pathlib import Path
+    section = yaml.safe_load((Path(data_dir()) / "lifecycle.yaml").read_text())["vault"]
+    assert lifecycle.limits_of(section) == lifecycle.DEFAULT_LIMITS == section["limits"]
+    assert lifecycle.sessions_of(section) == lifecycle.DEFAULT_SESSIONS == section["sessions"]
+    assert lifecycle.limits_of(None)["enabled"] is False      # --no-lifecycle: no rate limits

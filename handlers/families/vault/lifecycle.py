@@ -21,7 +21,7 @@ ENDINGS = ["SUCCESS", "ERRORS_ENCOUNTERED", "TIMEOUT", "COMPLETED_DUE_TO_INACTIV
 ALLOWED_NEXT = {"SCHEDULED": ["QUEUED", "QUEUEING", "MISSED_SCHEDULE"], "QUEUEING": ["QUEUED", "RUNNING"],
                 "QUEUED": ["RUNNING"], "RUNNING": ENDINGS, "CANCELLING": ["CANCELLED"]}
 
-# The defaults data/lifecycle.yaml also gives (used as they are with --no-lifecycle).
+# The defaults data/lifecycle.yaml also gives (with --no-lifecycle: these sessions, no rate limits).
 DEFAULT_LIMITS = {"enabled": True, "burst": 2000, "burst_window": 300, "daily": 100000, "job_status_interval": 10}
 DEFAULT_SESSIONS = {"max_age": 172800, "per_user": 100}
 
@@ -47,7 +47,10 @@ CONFIG_SCHEMA = {
 
 
 def limits_of(config: dict | None) -> dict:
-    return {**DEFAULT_LIMITS, **((config or {}).get("limits") or {})}
+    """The rate limits in force: the lifecycle file's; none without one (--no-lifecycle)."""
+    if config is None:
+        return {**DEFAULT_LIMITS, "enabled": False}
+    return {**DEFAULT_LIMITS, **(config.get("limits") or {})}
 
 
 def sessions_of(config: dict | None) -> dict:
