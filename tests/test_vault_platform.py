@@ -90,6 +90,9 @@ def test_monitors_page_filter_and_keep_cancelling_until_cancelled(vault):
     assert last["responseDetails"]["previous_page"].endswith("limit=2&offset=6")
     queued = ok(vault.get(f"{V}/services/jobs/monitors", params={"status": "queued"}, headers=session))
     assert {j["status"] for j in queued["jobs"]} == {"QUEUED"} and queued["responseDetails"]["total"] == 5
+    root = ElementTree.fromstring(vault.get(f"{V}/services/jobs/monitors", params={"limit": 2},
+                                            headers={**session, "Accept": "application/xml"}).content)
+    assert [j.findtext("status") for j in root.find("jobs")] == ["SCHEDULED", "QUEUED"]
     titled = ok(vault.get(f"{V}/services/jobs/monitors", params={"title": "running job"}, headers=session))
     assert [j["job_id"] for j in titled["jobs"]] == [1004] and titled["jobs"][0]["run_start_date"].endswith("Z")
 

@@ -135,3 +135,16 @@ def test_defaults_match_the_packaged_lifecycle_file():
     assert lifecycle.limits_of(section) == lifecycle.DEFAULT_LIMITS == section["limits"]
     assert lifecycle.sessions_of(section) == lifecycle.DEFAULT_SESSIONS == section["sessions"]
     assert lifecycle.limits_of(None)["enabled"] is False      # --no-lifecycle: no rate limits
+
+
+def test_every_operation_appears_in_a_served_version():
+    import yaml
+    from cancelgate.resources import specs_dir
+    from pathlib import Path
+    spec = yaml.safe_load((Path(specs_dir()) / "vault.yaml").read_text())
+    served = spec["components"]["parameters"]["Version"]["x-served"]
+    assert served == sorted(served, key=rules.version_tuple) and len(set(served)) == len(served) == 40
+    since = {op["operationId"]: op.get("x-cancelgate-since", served[0])
+             for item in spec["paths"].values() for op in item.values() if "operationId" in op}
+    assert set(since.values()) <= set(served)
+    assert since["CancelJobInstances"] == "v25.3"
