@@ -94,16 +94,16 @@ def test_generated_vault_client_logs_in_cancels_and_reads_status(live, tmp_path)
     api = lambda name: importlib.import_module(f"{package}.api.{name}")
     anonymous = clients.Client(base_url=f"{live.url}/api", raise_on_unexpected_status=True)
     login = api("auth.authenticate").sync(
-        models.AuthenticateVersion("v26.2"), client=anonymous,
+        "v26.2", client=anonymous,
         body=models.AuthForm(username="alice@promomats.example.com", password="cancelgate"))
     assert isinstance(login, models.AuthSuccess) and login.vault_id == 1776
     client = clients.AuthenticatedClient(base_url=f"{live.url}/api", token=login.session_id, prefix="",
                                          raise_on_unexpected_status=True)
     answer = api("jobs.cancel_job_instances").sync(
-        models.CancelJobInstancesVersion("v26.2"), client=client,
+        "v26.2", client=client,
         body=[models.CancelItem(job_id=1012), models.CancelItem(job_id=1004)])
     assert isinstance(answer, models.CancelSuccess)
     assert [r.response_status.value for r in answer.data] == ["SUCCESS", "FAILURE"]
     assert answer.data[1].errors.type_ == "INVALID_DATA"
-    status = api("jobs.retrieve_job_status").sync(models.RetrieveJobStatusVersion("v26.2"), 1012, client=client)
+    status = api("jobs.retrieve_job_status").sync("v26.2", 1012, client=client)
     assert status.data.status == models.JobStatus.CANCELLING

@@ -4,10 +4,29 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
+import uuid
+
 import httpx
 import pytest
 
-from tests.conftest import start_server
+from tests.conftest import BACKENDS, start_server
+
+LIMITS_OFF = "vault:\n  limits:\n    enabled: false\n"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, tmp_path_factory):
+    """This module's live server, once per backend, with Vault's rate limits switched off: these
+    tests poll a job's status several times at one instant (tests/test_vault_platform.py covers
+    the limits)."""
+    folder = tmp_path_factory.mktemp(f"vault-{request.param}")
+    (folder / "limits-off.yaml").write_text(LIMITS_OFF)
+    args = ["--lifecycle", str(folder / "limits-off.yaml")]
+    if request.param == "redis":
+        args += ["--store", request.getfixturevalue("redis_url"), "--store-prefix", f"vault-{uuid.uuid4().hex[:8]}"]
+    started = start_server(folder, *args)
+    yield started
+    started.stop()
 
 pytestmark = pytest.mark.both_stores
 
@@ -188,7 +207,8 @@ def test_session_errors(http, session):
 
 
 def test_idle_session_expires(tmp_path):
-    server = start_server(tmp_path, "--vault-session-idle", "60")
+    (tmp_path / "limits-off.yaml").write_text(LIMITS_OFF)
+    server = start_server(tmp_path, "--vault-session-idle", "60", "--lifecycle", str(tmp_path / "limits-off.yaml"))
     try:
         with httpx.Client(base_url=server.url) as http:
             session = login(http)
@@ -201,7 +221,8 @@ def test_idle_session_expires(tmp_path):
 
 
 def test_cancelling_becomes_cancelled_after_the_delay(tmp_path):
-    server = start_server(tmp_path, "--vault-cancel-delay", "3")
+    (tmp_path / "limits-off.yaml").write_text(LIMITS_OFF)
+    server = start_server(tmp_path, "--vault-cancel-delay", "3", "--lifecycle", str(tmp_path / "limits-off.yaml"))
     try:
         with httpx.Client(base_url=server.url) as http:
             session = login(http)
@@ -245,8 +266,10 @@ def test_malformed_cancel_bodies(http, session, content, headers, kind):
 
 
 def test_unknown_version_path_and_method(http, session):
-    assert "v99.9" in failure(http.get("/api/v99.9/services/jobs/1002", headers={"Authorization": session}),
-                              "INVALID_DATA")["errors"][0]["message"]
+    # a version in Vault's format that is not served: what Vault answers (see the spec)
+    failure(http.get("/api/v99.9/services/jobs/1002", headers={"Authorization": session}), "INVALID_SESSION_ID")
+    assert "v9x" in failure(http.get("/api/v9x/services/jobs/1002", headers={"Authorization": session}),
+                            "INVALID_DATA")["errors"][0]["message"]
     failure(http.get(f"{V}/services/nothing", headers={"Authorization": session}), "MALFORMED_URL")
     failure(http.put(f"{V}/services/jobs/actions/cancel", headers={"Authorization": session}), "METHOD_NOT_SUPPORTED")
     failure(http.get(f"{V}/services/jobs/notanumber", headers={"Authorization": session}), "MALFORMED_URL")

@@ -26,6 +26,11 @@ class Lifecycle:
         return self.view(tx) if self.view is not None else tx.table(self.table)
 
 
+def tables_view(roles: Mapping[str, str]) -> Callable[[Any], dict]:
+    """A Lifecycle view for rules that need several tables: role -> the table of that name."""
+    return lambda tx: {role: tx.table(name) for role, name in roles.items()}
+
+
 @dataclass(frozen=True)
 class Family:
     """`name` is both the spec (`openapi/<name>.yaml`, whose `x-cancelgate-wire` is the family's

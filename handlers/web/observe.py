@@ -73,6 +73,7 @@ class RecordRequests:
                 "errorCode": notes.get("error"),
                 "durationMs": round((time.perf_counter() - started) * 1000, 3),
                 "touched": sorted({key for kind, key in keys if kind != FAULTS}),
+                **({"clientId": notes["clientId"]} if "clientId" in notes else {}),
             })
 
 

@@ -65,7 +65,8 @@ class AwsWire:
 
 # Vault's XML: lists become repeated child elements named for what they hold.
 XML_ROOT = "ApiRestResult"
-XML_ITEMS = {"errors": "error", "data": "job", "vaultIds": "vault", "links": "link", "warnings": "warning"}
+XML_ITEMS = {"errors": "error", "data": "job", "vaultIds": "vault", "links": "link", "warnings": "warning",
+             "jobs": "job", "users": "user", "progress": "task"}
 
 
 def to_xml(body: dict) -> bytes:

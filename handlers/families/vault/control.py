@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import zlib
 
-from cancelgate.families.vault import JOBS, USERS, rules
+from cancelgate.families.vault import JOB_INDEX, JOBS, USERS, rules
 from cancelgate.runtime import current
 
 
@@ -13,6 +13,7 @@ async def put_vault_job(job_id: int, body: dict):
     job = {"method": "POST", "created_by": 1, "created_date": now, **body, "id": job_id, "_since": now}
 
     def put(tx):
+        rules.index_move(tx.table(JOB_INDEX), tx.table(JOBS).get(str(job_id)), job)
         tx.table(JOBS)[str(job_id)] = job
     rt.store.transact(put)
     return {**rules.job_view(job, "v26.2"), "vault_id": job["vault_id"]}
