@@ -2,6 +2,7 @@
 rule over the IoT tables in one transaction, answer."""
 from __future__ import annotations
 
+from cancelgate.errors import ApiError
 from cancelgate.families.iot import EXECUTIONS, JOBS, THINGS
 from cancelgate.families.iot.rules import check_status_details
 from cancelgate.families.iot_jobs_data import rules
@@ -33,6 +34,8 @@ async def StartNextPendingJobExecution(thingName: str, body: dict | None = None)
 
 
 async def UpdateJobExecution(thingName: str, jobId: str, body: dict):
+    if jobId == rules.NEXT:  # POST to StartNext's path: a method that path does not have
+        raise ApiError("InvalidRequestException", "Method Not Allowed", 405, headers={"Allow": "GET, HEAD, PUT"})
     check_status_details(body.get("statusDetails"))
     rt = current()
     now = rt.clock.now_ms()
