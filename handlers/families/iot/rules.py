@@ -4,7 +4,8 @@ Tables (mapping-like, as in rules/batch.py): `things` by thing name, `jobs` by j
 `executions` by `"<thingName>/<jobId>"` (a thing name cannot contain `/`). Times are epoch ms
 here and epoch seconds on the wire. Keys starting with `_` are bookkeeping, never shown:
 `_jobs` on a thing lists the jobs it is a target of; `_since` on an execution is when it
-entered its status.
+entered its status. `_simulate: false` on a thing, and `_device: true` on an execution, say a
+real device drives it through the jobs data plane: the lifecycle leaves it alone.
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def create_job(things, jobs, executions, job_id: str, request: dict, now: int, a
         executions[execution_key(name, job_id)] = {
             "thingName": name, "jobId": job_id, "thingArn": thing["thingArn"], "status": "QUEUED",
             "queuedAt": now, "lastUpdatedAt": now, "executionNumber": 1, "versionNumber": 1,
-            "statusDetails": {}, "_since": now}
+            "statusDetails": {}, "_since": now, **device_driven(thing)}
     return job
 
 
@@ -118,8 +119,34 @@ def put_execution(things, jobs, executions, thing_name: str, job_id: str, given:
         execution["startedAt"] = previous.get("startedAt", now)
     if given.get("forceCanceled"):
         execution["forceCanceled"] = True
+    execution.update(device_driven(thing) or {k: previous[k] for k in ("_device", "_waits") if k in previous})
     executions[execution_key(thing_name, job_id)] = execution
     return execution
+
+
+def device_driven(thing: dict) -> dict:
+    """The bookkeeping a new execution of `thing` starts with: `_device` when no simulation
+    (`_waits`: because of the thing's setting, not because a device touched it)."""
+    return {"_device": True, "_waits": True} if thing.get("_simulate") is False else {}
+
+
+def set_simulation(things, executions, thing_name: str, simulate: bool, arn: str) -> dict:
+    """Control plane: whether the lifecycle moves the thing's executions. Off marks every
+    unfinished one as device-driven; on releases those no device has touched."""
+    thing = things.get(thing_name) or {"thingName": thing_name, "thingArn": arn,
+                                       "thingId": str(uuid.uuid4()), "_config": {}, "_jobs": []}
+    thing = {**thing, "_simulate": simulate}
+    things[thing_name] = thing
+    for job_id in thing.get("_jobs", []):
+        key = execution_key(thing_name, job_id)
+        execution = executions.get(key)
+        if execution is None or execution["status"] in FINISHED:
+            continue
+        if not simulate and not execution.get("_device"):
+            executions[key] = {**execution, "_device": True, "_waits": True}
+        elif simulate and execution.get("_waits"):
+            executions[key] = {k: v for k, v in execution.items() if k not in ("_device", "_waits")}
+    return thing
 
 
 # --- cancel ---------------------------------------------------------------------------------

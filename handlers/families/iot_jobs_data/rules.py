@@ -19,6 +19,12 @@ def wire_seconds(ms: int) -> int:
     return ms // 1000
 
 
+def touched(execution: dict) -> dict:
+    """The execution, now driven by the device alone (a `_waits` mark of simulate: false is
+    superseded: turning simulation back on does not take it from the device)."""
+    return {**{k: v for k, v in execution.items() if k != "_waits"}, "_device": True}
+
+
 def _thing(things, thing_name: str) -> dict:
     thing = things.get(thing_name)
     if thing is None:
@@ -100,14 +106,14 @@ def start_next(things, jobs, executions, thing_name: str, status_details: dict |
         return {}
     execution = live[0]
     if execution["status"] == "QUEUED":
-        execution = {**execution, "status": "IN_PROGRESS", "startedAt": now, "lastUpdatedAt": now,
-                     "_since": now, "versionNumber": execution["versionNumber"] + 1, "_device": True,
+        execution = {**touched(execution), "status": "IN_PROGRESS", "startedAt": now, "lastUpdatedAt": now,
+                     "_since": now, "versionNumber": execution["versionNumber"] + 1,
                      **_step_deadline(now, step_timeout)}
         if status_details is not None:
             execution["statusDetails"] = dict(status_details)
         executions[execution_key(thing_name, execution["jobId"])] = execution
-    elif not execution.get("_device"):
-        execution = {**execution, "_device": True}
+    elif not execution.get("_device") or execution.get("_waits"):
+        execution = touched(execution)
         executions[execution_key(thing_name, execution["jobId"])] = execution
     return {"execution": execution_view(execution, jobs.get(execution["jobId"]), now, True)}
 
@@ -128,8 +134,8 @@ def update(things, jobs, executions, thing_name: str, job_id: str, request: dict
                                   f"{execution['versionNumber']} of the job execution")
     if execution["status"] not in PENDING or status not in DEVICE_STATUSES:
         raise _refused(execution, f"Job execution is {execution['status']} and cannot be updated to {status}")
-    updated = {**execution, "status": status, "lastUpdatedAt": now,
-               "versionNumber": execution["versionNumber"] + 1, "_device": True}
+    updated = {**touched(execution), "status": status, "lastUpdatedAt": now,
+               "versionNumber": execution["versionNumber"] + 1}
     if status != execution["status"]:
         updated["_since"] = now
     if "startedAt" not in updated:
