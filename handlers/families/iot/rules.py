@@ -81,7 +81,7 @@ def create_job(things, jobs, executions, job_id: str, request: dict, now: int, a
     job = {"jobId": job_id, "jobArn": arn, "targets": list(request["targets"]),
            "targetSelection": request.get("targetSelection", "SNAPSHOT"),
            "createdAt": now, "lastUpdatedAt": now}
-    for field in ("description", "document", "documentSource"):
+    for field in STORED_JOB_FIELDS:
         if field in request:
             job[field] = request[field]
     jobs[job_id] = job
@@ -211,19 +211,22 @@ COUNTS = {"CANCELED": "numberOfCanceledThings", "SUCCEEDED": "numberOfSucceededT
 
 
 def job_view(job: dict, executions_of_job: list[dict]) -> dict:
+    """DescribeJob's job: status and counts follow the executions (a canceled job stays CANCELED)."""
     counts = {name: 0 for name in COUNTS.values()}
     for execution in executions_of_job:
         counts[COUNTS[execution["status"]]] += 1
-    done = executions_of_job and all(e["status"] in FINISHED for e in executions_of_job)
+    status = job_status(job, executions_of_job)
     shown = {"jobArn": job["jobArn"], "jobId": job["jobId"], "targetSelection": job["targetSelection"],
-             "status": "COMPLETED" if done and job["targetSelection"] == "SNAPSHOT" else "IN_PROGRESS",
-             "targets": job["targets"], "createdAt": seconds(job["createdAt"]),
+             "status": status, "targets": job["targets"], "createdAt": seconds(job["createdAt"]),
              "lastUpdatedAt": seconds(max([job["lastUpdatedAt"], *(e["lastUpdatedAt"] for e in executions_of_job)])),
-             "jobProcessDetails": counts}
-    if shown["status"] == "COMPLETED":
+             "jobProcessDetails": counts, "isConcurrent": False}
+    if status == "COMPLETED":
         shown["completedAt"] = shown["lastUpdatedAt"]
-    if "description" in job:
-        shown["description"] = job["description"]
+    elif status == "CANCELED" and "completedAt" in job:
+        shown["completedAt"] = seconds(job["completedAt"])
+    for field in SHOWN_JOB_FIELDS:
+        if field in job:
+            shown[field] = job[field]
     return shown
 
 
@@ -234,3 +237,192 @@ def thing_name_of(arn: str) -> str:
 def page(items: list, token: str | None, size: int | None) -> tuple[list, str | None]:
     """A page of `items` and the token of the next one (None when this was the last)."""
     return paging.page(items, token, size or 250, "InvalidRequestException")
+
+
+# --- the rest of the control plane: job cancel and delete, things and thing types -------------
+
+STORED_JOB_FIELDS = ("description", "document", "documentSource", "presignedUrlConfig", "jobExecutionsRolloutConfig",
+                     "abortConfig", "timeoutConfig", "tags", "namespaceId", "jobTemplateArn",
+                     "jobExecutionsRetryConfig", "documentParameters", "schedulingConfig",
+                     "destinationPackageVersions")
+SHOWN_JOB_FIELDS = ("description", "presignedUrlConfig", "jobExecutionsRolloutConfig", "abortConfig",
+                    "timeoutConfig", "namespaceId", "jobTemplateArn", "jobExecutionsRetryConfig",
+                    "documentParameters", "schedulingConfig", "destinationPackageVersions",
+                    "forceCanceled", "reasonCode", "comment")
+
+
+def executions_of(executions, job: dict) -> list[dict]:
+    """The job's executions, one lookup per target."""
+    found = [executions.get(execution_key(thing_name_of(arn), job["jobId"])) for arn in job["targets"]]
+    return [e for e in found if e is not None]
+
+
+def job_status(job: dict, executions_of_job: list[dict]) -> str:
+    if job.get("status") in ("CANCELED", "DELETION_IN_PROGRESS"):
+        return job["status"]
+    done = executions_of_job and all(e["status"] in FINISHED for e in executions_of_job)
+    return "COMPLETED" if done and job["targetSelection"] == "SNAPSHOT" else "IN_PROGRESS"
+
+
+def canceled(execution: dict, now: int) -> dict:
+    """An execution canceled by an operator (a forced cancel if it was IN_PROGRESS)."""
+    moved = {**execution, "status": "CANCELED", "lastUpdatedAt": now, "_since": now,
+             "versionNumber": execution["versionNumber"] + 1}
+    moved.pop("_stepDeadline", None)
+    if execution["status"] == "IN_PROGRESS":
+        moved["forceCanceled"] = True
+    return moved
+
+
+def cancel_job(jobs, executions, job_id: str, *, force: bool, reason_code: str | None,
+               comment: str | None, now: int) -> dict:
+    job = jobs.get(job_id)
+    if job is None:
+        raise _not_found(f"Job {job_id} not found")
+    status = job_status(job, executions_of(executions, job))
+    if status in ("COMPLETED", "CANCELED", "DELETION_IN_PROGRESS"):
+        raise ApiError("InvalidStateTransitionException", f"Job {job_id} is {status} and cannot be canceled")
+    for execution in executions_of(executions, job):
+        if execution["status"] == "QUEUED" or (force and execution["status"] == "IN_PROGRESS"):
+            executions[execution_key(execution["thingName"], job_id)] = canceled(execution, now)
+    job = {**job, "status": "CANCELED", "forceCanceled": bool(force), "lastUpdatedAt": now, "completedAt": now}
+    if reason_code is not None:
+        job["reasonCode"] = reason_code
+    if comment is not None:
+        job["comment"] = comment
+    jobs[job_id] = job
+    return job
+
+
+def _forget_job(things, thing_name: str, job_id: str) -> None:
+    thing = things.get(thing_name)
+    if thing is not None and job_id in thing.get("_jobs", []):
+        things[thing_name] = {**thing, "_jobs": [j for j in thing["_jobs"] if j != job_id]}
+
+
+def delete_job(things, jobs, executions, job_id: str, *, force: bool) -> None:
+    job = jobs.get(job_id)
+    if job is None:
+        raise _not_found(f"Job {job_id} not found")
+    of_job = executions_of(executions, job)
+    if job_status(job, of_job) == "IN_PROGRESS" and not force:
+        raise ApiError("InvalidStateTransitionException",
+                       f"Job {job_id} is IN_PROGRESS; delete it with force=true")
+    for execution in of_job:
+        executions.pop(execution_key(execution["thingName"], job_id))
+        _forget_job(things, execution["thingName"], job_id)
+    jobs.pop(job_id)
+
+
+def delete_execution(things, executions, thing_name: str, job_id: str, execution_number: int, *,
+                     force: bool) -> None:
+    key = execution_key(thing_name, job_id)
+    execution = executions.get(key)
+    if execution is None or execution["executionNumber"] != execution_number:
+        raise _not_found(f"Job execution {execution_number} of job {job_id} on thing {thing_name} not found")
+    if execution["status"] not in FINISHED and not force:
+        raise ApiError("InvalidStateTransitionException",
+                       f"Job execution is {execution['status']}; delete it with force=true")
+    executions.pop(key)
+    _forget_job(things, thing_name, job_id)
+
+
+def thing_view(thing: dict) -> dict:
+    config = thing.get("_config", {})
+    shown = {"defaultClientId": thing["thingName"], "thingName": thing["thingName"], "thingId": thing["thingId"],
+             "thingArn": thing["thingArn"], "attributes": dict(config.get("attributePayload", {}).get("attributes", {})),
+             "version": thing.get("version", 1)}
+    for field in ("thingTypeName", "billingGroupName"):
+        if field in config:
+            shown[field] = config[field]
+    return shown
+
+
+def _thing_or_404(things, name: str) -> dict:
+    thing = things.get(name)
+    if thing is None:
+        raise _not_found(f"Thing {name} not found")
+    return thing
+
+
+def _check_version(thing: dict, expected: int | None) -> None:
+    if expected is not None and expected != thing.get("version", 1):
+        raise ApiError("VersionConflictException",
+                       f"expectedVersion {expected} does not match the thing's version {thing.get('version', 1)}")
+
+
+def update_thing(things, thing_types, name: str, request: dict) -> dict:
+    thing = _thing_or_404(things, name)
+    _check_version(thing, request.get("expectedVersion"))
+    config = dict(thing.get("_config", {}))
+    if request.get("removeThingType") and "thingTypeName" in request:
+        raise ApiError("InvalidRequestException", "Give thingTypeName or removeThingType, not both")
+    if "thingTypeName" in request:
+        if thing_types.get(request["thingTypeName"]) is None:
+            raise _not_found(f"Thing type {request['thingTypeName']} not found")
+        config["thingTypeName"] = request["thingTypeName"]
+    if request.get("removeThingType"):
+        config.pop("thingTypeName", None)
+    payload = request.get("attributePayload")
+    if payload is not None:
+        given = payload.get("attributes", {})
+        if payload.get("merge"):
+            merged = {**config.get("attributePayload", {}).get("attributes", {}), **given}
+            attributes = {k: v for k, v in merged.items() if v != ""}
+        else:
+            attributes = dict(given)
+        config["attributePayload"] = {"attributes": attributes}
+    thing = {**thing, "_config": config, "version": thing.get("version", 1) + 1}
+    things[name] = thing
+    return thing
+
+
+def delete_thing(things, executions, name: str, expected_version: int | None) -> None:
+    thing = _thing_or_404(things, name)
+    _check_version(thing, expected_version)
+    for job_id in thing.get("_jobs", []):
+        executions.pop(execution_key(name, job_id))
+    things.pop(name)
+
+
+def list_things(things, attribute_name: str | None, attribute_value: str | None, type_name: str | None,
+                prefix: bool) -> list[dict]:
+    shown = []
+    for thing in sorted(things.values(), key=lambda t: t["thingName"]):
+        view = thing_view(thing)
+        if type_name is not None and view.get("thingTypeName") != type_name:
+            continue
+        if attribute_name is not None:
+            value = view["attributes"].get(attribute_name)
+            if value is None or (attribute_value is not None and
+                                 not (value.startswith(attribute_value) if prefix else value == attribute_value)):
+                continue
+        shown.append({k: view[k] for k in ("thingName", "thingTypeName", "thingArn", "attributes", "version") if k in view})
+    return shown
+
+
+def create_thing_type(thing_types, name: str, request: dict, arn: str, now: int) -> dict:
+    wanted = {k: request[k] for k in ("thingTypeProperties", "tags") if k in request}
+    existing = thing_types.get(name)
+    if existing is not None:
+        if existing.get("_config", {}) != wanted:
+            raise ApiError("ResourceAlreadyExistsException",
+                           f"Thing type {name} already exists with different properties")
+        return existing
+    thing_type = {"thingTypeName": name, "thingTypeArn": arn, "thingTypeId": str(uuid.uuid4()),
+                  "createdAt": now, "_config": wanted}
+    thing_types[name] = thing_type
+    return thing_type
+
+
+def thing_type_view(thing_type: dict) -> dict:
+    return {"thingTypeName": thing_type["thingTypeName"], "thingTypeId": thing_type["thingTypeId"],
+            "thingTypeArn": thing_type["thingTypeArn"],
+            "thingTypeProperties": thing_type["_config"].get("thingTypeProperties", {}),
+            "thingTypeMetadata": {"deprecated": False, "creationDate": seconds(thing_type["createdAt"])}}
+
+
+def job_summary(job: dict, executions_of_job: list[dict]) -> dict:
+    view = job_view(job, executions_of_job)
+    return {k: view[k] for k in ("jobArn", "jobId", "targetSelection", "status", "createdAt", "lastUpdatedAt",
+                                 "completedAt", "isConcurrent") if k in view}
