@@ -326,3 +326,59 @@ def test_the_fixture_sensor_waits_for_a_device(live, device, http):
     assert pending_ids(device, "sensor-7") == ([], ["sensor-calibration"])
     started = device.start_next_pending_job_execution(thingName="sensor-7")["execution"]
     assert started["jobId"] == "sensor-calibration" and started["jobDocument"] == '{"operation": "calibrate"}'
+
+
+# --- timeouts and retries on the clock ------------------------------------------------------
+
+def test_in_progress_timeout_times_a_silent_device_out(live, iot, device, http):
+    tag = uuid.uuid4().hex[:8]
+    thing, job = f"silent-{tag}", f"timed-{tag}"
+    iot.create_thing(thingName=thing)
+    iot.create_job(jobId=job, targets=[ARN.format(thing)], document="{}",
+                   timeoutConfig={"inProgressTimeoutInMinutes": 2})
+    started = device.start_next_pending_job_execution(thingName=thing)["execution"]
+    assert started["approximateSecondsBeforeTimedOut"] == 120
+    advance(http, 60)
+    assert device.describe_job_execution(thingName=thing, jobId=job)["execution"][
+        "approximateSecondsBeforeTimedOut"] == 60
+    transitions = advance(http, 61)
+    assert {"family": "iot", "id": f"{thing}/{job}", "from": "IN_PROGRESS", "to": "TIMED_OUT"}.items() <= \
+        next(t for t in transitions if t["id"] == f"{thing}/{job}").items()
+    seen = device.describe_job_execution(thingName=thing, jobId=job)["execution"]
+    assert seen["status"] == "TIMED_OUT" and seen["versionNumber"] == 3
+    with pytest.raises(device.exceptions.InvalidStateTransitionException):
+        device.update_job_execution(thingName=thing, jobId=job, status="SUCCEEDED")
+    assert iot.describe_job(jobId=job)["job"]["jobProcessDetails"]["numberOfTimedOutThings"] == 1
+
+
+def test_a_step_timer_set_by_the_device_times_out_and_is_reset_by_updates(live, iot, device, http):
+    (thing,), (job,) = fresh(iot, count=1)
+    device.start_next_pending_job_execution(thingName=thing, stepTimeoutInMinutes=1)
+    advance(http, 50)
+    device.update_job_execution(thingName=thing, jobId=job, status="IN_PROGRESS", stepTimeoutInMinutes=1)
+    advance(http, 50)
+    assert device.describe_job_execution(thingName=thing, jobId=job)["execution"]["status"] == "IN_PROGRESS"
+    advance(http, 11)
+    assert device.describe_job_execution(thingName=thing, jobId=job)["execution"]["status"] == "TIMED_OUT"
+
+
+def test_retry_config_queues_a_failed_execution_again_as_the_next_execution_number(live, iot, device, http):
+    tag = uuid.uuid4().hex[:8]
+    thing, job = f"flaky-{tag}", f"retry-{tag}"
+    iot.create_thing(thingName=thing)
+    iot.create_job(jobId=job, targets=[ARN.format(thing)], document="{}",
+                   timeoutConfig={"inProgressTimeoutInMinutes": 1},
+                   jobExecutionsRetryConfig={"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1},
+                                                              {"failureType": "TIMED_OUT", "numberOfRetries": 1}]})
+    device.start_next_pending_job_execution(thingName=thing)
+    state = device.update_job_execution(thingName=thing, jobId=job, status="FAILED",
+                                        includeJobExecutionState=True)["executionState"]
+    assert state["status"] == "FAILED"  # what the device reported; the retry is a new execution
+    again = device.describe_job_execution(thingName=thing, jobId=job)["execution"]
+    assert (again["status"], again["executionNumber"], again["versionNumber"]) == ("QUEUED", 2, 1)
+    summary = iot.list_job_executions_for_thing(thingName=thing)["executionSummaries"][0]["jobExecutionSummary"]
+    assert summary["retryAttempt"] == 1 and summary["executionNumber"] == 2
+    assert device.start_next_pending_job_execution(thingName=thing)["execution"]["executionNumber"] == 2
+    advance(http, 61)  # the retry times out: no retry left for the second attempt
+    final = device.describe_job_execution(thingName=thing, jobId=job)["execution"]
+    assert (final["status"], final["executionNumber"]) == ("TIMED_OUT", 2)

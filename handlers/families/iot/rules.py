@@ -85,14 +85,66 @@ def create_job(things, jobs, executions, job_id: str, request: dict, now: int, a
         if field in request:
             job[field] = request[field]
     jobs[job_id] = job
+    behaviour = execution_settings(request)
     for name in names:
         thing = things.get(name)
         things[name] = {**thing, "_jobs": [*thing.get("_jobs", []), job_id]}
         executions[execution_key(name, job_id)] = {
             "thingName": name, "jobId": job_id, "thingArn": thing["thingArn"], "status": "QUEUED",
             "queuedAt": now, "lastUpdatedAt": now, "executionNumber": 1, "versionNumber": 1,
-            "statusDetails": {}, "_since": now, **device_driven(thing)}
+            "statusDetails": {}, "_since": now, **device_driven(thing), **behaviour}
     return job
+
+
+def execution_settings(request: dict) -> dict:
+    """What each execution keeps of its job's CreateJob request, so that rules over the
+    executions table alone (the lifecycle) can time it out and retry it."""
+    settings = {}
+    minutes = request.get("timeoutConfig", {}).get("inProgressTimeoutInMinutes")
+    if minutes is not None:
+        settings["_inProgressTimeoutMs"] = minutes * 60_000
+    criteria = request.get("jobExecutionsRetryConfig", {}).get("criteriaList")
+    if criteria:
+        settings["_retry"] = [dict(c) for c in criteria]
+    return settings
+
+
+def in_progress_deadline(execution: dict) -> int | None:
+    """When an IN_PROGRESS execution times out: its job's in-progress timeout from `startedAt`,
+    or the step timer a device set, whichever comes first (None: never)."""
+    if execution["status"] != "IN_PROGRESS":
+        return None
+    candidates = [execution["_stepDeadline"]] if "_stepDeadline" in execution else []
+    if "_inProgressTimeoutMs" in execution and "startedAt" in execution:
+        candidates.append(execution["startedAt"] + execution["_inProgressTimeoutMs"])
+    return min(candidates, default=None)
+
+
+def timed_out(execution: dict, at: int) -> dict:
+    moved = {**execution, "status": "TIMED_OUT", "lastUpdatedAt": at, "_since": at,
+             "versionNumber": execution["versionNumber"] + 1}
+    moved.pop("_stepDeadline", None)
+    return moved
+
+
+RETRIED_BY = {"FAILED": ("FAILED", "ALL"), "TIMED_OUT": ("TIMED_OUT", "ALL")}
+
+
+def retried(execution: dict, at: int) -> dict | None:
+    """A FAILED or TIMED_OUT execution whose job's jobExecutionsRetryConfig allows one more try:
+    the next executionNumber, QUEUED again (None when no retry is left)."""
+    kinds = RETRIED_BY.get(execution["status"])
+    allowed = max((c["numberOfRetries"] for c in execution.get("_retry", []) if kinds and c["failureType"] in kinds),
+                  default=0)
+    attempt = execution.get("retryAttempt", 0)
+    if attempt >= allowed:
+        return None
+    again = {k: v for k, v in execution.items()
+             if k not in ("startedAt", "forceCanceled", "_stepDeadline", "stepTimeoutInMinutes")}
+    again.update({"status": "QUEUED", "queuedAt": at, "lastUpdatedAt": at, "_since": at,
+                  "executionNumber": execution["executionNumber"] + 1, "versionNumber": 1,
+                  "retryAttempt": attempt + 1, "statusDetails": {}})
+    return again
 
 
 def put_execution(things, jobs, executions, thing_name: str, job_id: str, given: dict, now: int,
@@ -198,7 +250,7 @@ def execution_view(execution: dict) -> dict:
 def summary_view(execution: dict) -> dict:
     shown = {"status": execution["status"], "queuedAt": seconds(execution["queuedAt"]),
              "lastUpdatedAt": seconds(execution["lastUpdatedAt"]),
-             "executionNumber": execution["executionNumber"], "retryAttempt": 0}
+             "executionNumber": execution["executionNumber"], "retryAttempt": execution.get("retryAttempt", 0)}
     if "startedAt" in execution:
         shown["startedAt"] = seconds(execution["startedAt"])
     return shown

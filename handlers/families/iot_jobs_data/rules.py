@@ -7,7 +7,7 @@ the device from then on (families/iot/lifecycle.py).
 from __future__ import annotations
 
 from cancelgate.errors import ApiError
-from cancelgate.families.iot.rules import execution_key
+from cancelgate.families.iot.rules import execution_key, in_progress_deadline, retried
 
 PENDING = ("QUEUED", "IN_PROGRESS")
 DEVICE_STATUSES = ("IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED")
@@ -66,8 +66,8 @@ def summary(execution: dict) -> dict:
 def execution_view(execution: dict, job: dict | None, now: int, include_document: bool) -> dict:
     shown = {**summary(execution), "thingName": execution["thingName"], "status": execution["status"],
              "statusDetails": dict(execution.get("statusDetails") or {})}
-    deadline = execution.get("_stepDeadline")
-    if deadline is not None and execution["status"] == "IN_PROGRESS":
+    deadline = in_progress_deadline(execution)
+    if deadline is not None:
         shown["approximateSecondsBeforeTimedOut"] = max(0, (deadline - now) // 1000)
     if include_document and job is not None and "document" in job:
         shown["jobDocument"] = job["document"]
@@ -146,7 +146,7 @@ def update(things, jobs, executions, thing_name: str, job_id: str, request: dict
         updated.update(_step_deadline(now, request.get("stepTimeoutInMinutes")))
     else:
         updated.pop("_stepDeadline", None)
-    executions[key] = updated
+    executions[key] = retried(updated, now) or updated  # FAILED with a retry left: QUEUED again
     answer = {}
     if request.get("includeJobExecutionState"):
         answer["executionState"] = execution_state(updated)
