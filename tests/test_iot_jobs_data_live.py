@@ -382,3 +382,26 @@ def test_retry_config_queues_a_failed_execution_again_as_the_next_execution_numb
     advance(http, 61)  # the retry times out: no retry left for the second attempt
     final = device.describe_job_execution(thingName=thing, jobId=job)["execution"]
     assert (final["status"], final["executionNumber"]) == ("TIMED_OUT", 2)
+
+
+def test_abort_config_cancels_the_job_when_failures_pass_the_threshold(live, iot, device):
+    tag = uuid.uuid4().hex[:8]
+    things = [f"fleet-{tag}-{n}" for n in range(4)]
+    for thing in things:
+        iot.create_thing(thingName=thing)
+    job = f"abort-{tag}"
+    iot.create_job(jobId=job, targets=[ARN.format(t) for t in things], document="{}",
+                   abortConfig={"criteriaList": [{"failureType": "ALL", "action": "CANCEL",
+                                                  "thresholdPercentage": 50, "minNumberOfExecutedThings": 2}]})
+    for thing in things[:3]:
+        device.start_next_pending_job_execution(thingName=thing)
+    device.update_job_execution(thingName=things[0], jobId=job, status="REJECTED")  # 1 of 1: below the minimum
+    assert iot.describe_job(jobId=job)["job"]["status"] == "IN_PROGRESS"
+    device.update_job_execution(thingName=things[1], jobId=job, status="FAILED")    # 2 of 2 failed: abort
+    described = iot.describe_job(jobId=job)["job"]
+    assert described["status"] == "CANCELED" and described["reasonCode"] == "ABORT_CRITERIA_MET"
+    assert described["forceCanceled"] is False
+    assert device.describe_job_execution(thingName=things[3], jobId=job)["execution"]["status"] == "CANCELED"
+    running = device.update_job_execution(thingName=things[2], jobId=job, status="SUCCEEDED",
+                                          includeJobExecutionState=True)  # an abort is not forced
+    assert running["executionState"]["status"] == "SUCCEEDED"

@@ -478,3 +478,30 @@ def job_summary(job: dict, executions_of_job: list[dict]) -> dict:
     view = job_view(job, executions_of_job)
     return {k: view[k] for k in ("jobArn", "jobId", "targetSelection", "status", "createdAt", "lastUpdatedAt",
                                  "completedAt", "isConcurrent") if k in view}
+
+
+ABORT_COUNTS = {"FAILED": ("FAILED",), "REJECTED": ("REJECTED",), "TIMED_OUT": ("TIMED_OUT",),
+                "ALL": ("FAILED", "REJECTED", "TIMED_OUT")}
+EXECUTED = ("SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT")
+ABORT_REASON = "ABORT_CRITERIA_MET"
+
+
+def abort_if_due(jobs, executions, job_id: str, now: int) -> dict | None:
+    """abortConfig: once at least `minNumberOfExecutedThings` executions have an outcome and the
+    share of those of `failureType` reaches `thresholdPercentage`, the job is canceled as CancelJob
+    without force cancels it (its QUEUED executions CANCELED). The canceled job, or None."""
+    job = jobs.get(job_id)
+    criteria = (job or {}).get("abortConfig", {}).get("criteriaList", [])
+    if not criteria or job.get("status") == "CANCELED":
+        return None
+    of_job = executions_of(executions, job)
+    executed = [e for e in of_job if e["status"] in EXECUTED]
+    for rule in criteria:
+        failed = sum(e["status"] in ABORT_COUNTS[rule["failureType"]] for e in executed)
+        if (len(executed) >= rule["minNumberOfExecutedThings"]
+                and failed * 100 >= rule["thresholdPercentage"] * len(executed)):
+            comment = (f"Canceled by abortConfig: {failed} of {len(executed)} executed things "
+                       f"{rule['failureType']}, threshold {rule['thresholdPercentage']:g}%")
+            return cancel_job(jobs, executions, job_id, force=False, reason_code=ABORT_REASON,
+                              comment=comment, now=now)
+    return None

@@ -7,7 +7,7 @@ the device from then on (families/iot/lifecycle.py).
 from __future__ import annotations
 
 from cancelgate.errors import ApiError
-from cancelgate.families.iot.rules import execution_key, in_progress_deadline, retried
+from cancelgate.families.iot.rules import abort_if_due, execution_key, in_progress_deadline, retried
 
 PENDING = ("QUEUED", "IN_PROGRESS")
 DEVICE_STATUSES = ("IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED")
@@ -147,6 +147,8 @@ def update(things, jobs, executions, thing_name: str, job_id: str, request: dict
     else:
         updated.pop("_stepDeadline", None)
     executions[key] = retried(updated, now) or updated  # FAILED with a retry left: QUEUED again
+    if status in ("FAILED", "REJECTED"):
+        abort_if_due(jobs, executions, job_id, now)
     answer = {}
     if request.get("includeJobExecutionState"):
         answer["executionState"] = execution_state(updated)
