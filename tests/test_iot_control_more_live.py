@@ -196,3 +196,28 @@ def test_arns_carry_the_region_the_client_signed_for(live):
     made = west.create_job(jobId=f"job-{name}", targets=[f"arn:aws:iot:eu-west-1:123456789012:thing/{name}"])
     assert made["jobArn"] == f"arn:aws:iot:eu-west-1:123456789012:job/job-{name}"
     assert iot.create_thing(thingName=f"{name}-east")["thingArn"].startswith("arn:aws:iot:us-east-1:")
+
+
+@pytest.mark.parametrize("selection", ["SNAPSHOT", "CONTINUOUS"])
+def test_a_job_targeting_a_thing_group_reaches_its_members(live, iot, device, selection):
+    tag = uuid.uuid4().hex[:8]
+    group, first, later = f"pumps-{tag}", f"pump-{tag}-1", f"pump-{tag}-2"
+    made = iot.create_thing_group(thingGroupName=group, thingGroupProperties={"thingGroupDescription": "field"})
+    assert made["thingGroupArn"] == f"arn:aws:iot:us-east-1:123456789012:thinggroup/{group}"
+    assert iot.describe_thing_group(thingGroupName=group)["thingGroupProperties"] == {"thingGroupDescription": "field"}
+    for thing in (first, later):
+        iot.create_thing(thingName=thing)
+    iot.add_thing_to_thing_group(thingGroupName=group, thingName=first)
+    job = f"group-job-{tag}"
+    iot.create_job(jobId=job, targets=[made["thingGroupArn"]], targetSelection=selection, document="{}")
+    assert device.get_pending_job_executions(thingName=first)["queuedJobs"][0]["jobId"] == job
+    iot.add_thing_to_thing_group(thingGroupArn=made["thingGroupArn"], thingArn=ARN.format(later))
+    queued = [j["jobId"] for j in device.get_pending_job_executions(thingName=later)["queuedJobs"]]
+    assert queued == ([job] if selection == "CONTINUOUS" else [])
+    assert [j["jobId"] for j in iot.list_jobs(thingGroupName=group)["jobs"]] == [job]
+    with pytest.raises(iot.exceptions.ResourceNotFoundException):
+        iot.create_job(jobId=f"{job}-x", targets=[made["thingGroupArn"].replace(group, f"none-{tag}")])
+    with pytest.raises(iot.exceptions.ResourceNotFoundException):
+        iot.add_thing_to_thing_group(thingGroupName=f"none-{tag}", thingName=first)
+    with pytest.raises(iot.exceptions.ResourceAlreadyExistsException):
+        iot.create_thing_group(thingGroupName=group, thingGroupProperties={"thingGroupDescription": "other"})

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from cancelgate.errors import ApiError
-from cancelgate.families.iot import EXECUTIONS, JOBS, THING_TYPES, THINGS, rules
+from cancelgate.families.iot import EXECUTIONS, JOBS, THING_GROUPS, THING_TYPES, THINGS, rules
 from cancelgate.runtime import current
 from cancelgate.web.context import signing_region
 
@@ -33,8 +33,9 @@ async def CreateThing(thingName: str, body: dict | None = None):
 async def CreateJob(jobId: str, body: dict):
     rt = current()
     now = rt.clock.now_ms()
+    arn = job_arn(jobId)
     job = rt.store.transact(lambda tx: rules.create_job(
-        tx.table(THINGS), tx.table(JOBS), tx.table(EXECUTIONS), jobId, body, now, job_arn(jobId)))
+        tx.table(THINGS), tx.table(JOBS), tx.table(EXECUTIONS), jobId, body, now, arn, tx.table(THING_GROUPS)))
     answer = {"jobArn": job["jobArn"], "jobId": job["jobId"]}
     if "description" in job:
         answer["description"] = job["description"]
@@ -144,10 +145,17 @@ async def ListJobs(status: str | None = None, targetSelection: str | None = None
                    thingGroupId: str | None = None, namespaceId: str | None = None):
     def listed(tx):
         jobs, executions = tx.table(JOBS), tx.table(EXECUTIONS)
+        group = None
         if thingGroupName is not None or thingGroupId is not None:
-            return []  # no job targets a thing group: groups are not emulated
+            groups = tx.table(THING_GROUPS)
+            group = (groups.get(thingGroupName) if thingGroupName is not None else
+                     next((g for g in groups.values() if g["thingGroupId"] == thingGroupId), None))
+            if group is None:
+                return []
         summaries = []
         for job in sorted(jobs.values(), key=lambda j: j["jobId"]):
+            if group is not None and group["thingGroupArn"] not in job["targets"]:
+                continue
             summary = rules.job_summary(job, rules.executions_of(executions, job))
             if status in (None, summary["status"]) and targetSelection in (None, summary["targetSelection"]):
                 summaries.append(summary)
@@ -181,7 +189,7 @@ async def UpdateThing(thingName: str, body: dict):
 
 async def DeleteThing(thingName: str, expectedVersion: int | None = None):
     current().store.transact(lambda tx: rules.delete_thing(tx.table(THINGS), tx.table(EXECUTIONS), thingName,
-                                                           expectedVersion))
+                                                           expectedVersion, tx.table(THING_GROUPS)))
     return {}
 
 
@@ -201,3 +209,29 @@ async def DescribeThingType(thingTypeName: str):
             raise ApiError("ResourceNotFoundException", f"Thing type {thingTypeName} not found")
         return rules.thing_type_view(found)
     return current().store.transact(describe)
+
+
+async def CreateThingGroup(thingGroupName: str, body: dict | None = None):
+    rt = current()
+    now = rt.clock.now_ms()
+    arn = f"arn:aws:iot:{region()}:{rt.account}:thinggroup/{thingGroupName}"
+    group = rt.store.transact(lambda tx: rules.create_thing_group(tx.table(THING_GROUPS), thingGroupName,
+                                                                  body or {}, arn, now))
+    return {k: group[k] for k in ("thingGroupName", "thingGroupArn", "thingGroupId")}
+
+
+async def DescribeThingGroup(thingGroupName: str):
+    def describe(tx):
+        group = tx.table(THING_GROUPS).get(thingGroupName)
+        if group is None:
+            raise ApiError("ResourceNotFoundException", f"Thing group {thingGroupName} not found")
+        return rules.thing_group_view(group)
+    return current().store.transact(describe)
+
+
+async def AddThingToThingGroup(body: dict):
+    rt = current()
+    now = rt.clock.now_ms()
+    rt.store.transact(lambda tx: rules.add_thing_to_group(tx.table(THINGS), tx.table(THING_GROUPS), tx.table(JOBS),
+                                                          tx.table(EXECUTIONS), body, now))
+    return {}

@@ -68,32 +68,107 @@ def create_thing(things, name: str, request: dict, arn: str) -> dict:
     return thing
 
 
-def create_job(things, jobs, executions, job_id: str, request: dict, now: int, arn: str) -> dict:
+THING_GROUP_ARN = re.compile(r"^arn:aws:iot:[a-z0-9-]+:[0-9]{12}:thinggroup/(?P<name>[a-zA-Z0-9:_-]{1,128})\Z")
+
+
+def new_execution(thing: dict, job_id: str, now: int, behaviour: dict) -> dict:
+    return {"thingName": thing["thingName"], "jobId": job_id, "thingArn": thing["thingArn"], "status": "QUEUED",
+            "queuedAt": now, "lastUpdatedAt": now, "executionNumber": 1, "versionNumber": 1,
+            "statusDetails": {}, "_since": now, **device_driven(thing), **behaviour}
+
+
+def create_job(things, jobs, executions, job_id: str, request: dict, now: int, arn: str,
+               groups=None) -> dict:
+    """One QUEUED execution per target thing and per member of a target thing group; a
+    CONTINUOUS job also reaches things added to its groups later (add_thing_to_group)."""
     if jobs.get(job_id) is not None:
         raise ApiError("ResourceAlreadyExistsException", f"Job {job_id} already exists")
-    names = []
+    names, target_groups = [], []
     for target in request["targets"]:
-        name = THING_ARN.match(target).group("name")
-        if things.get(name) is None:
-            raise _not_found(f"Thing {name} (target {target}) does not exist")
-        if name not in names:
-            names.append(name)
+        group_match = THING_GROUP_ARN.match(target)
+        if group_match:
+            group = groups.get(group_match["name"]) if groups is not None else None
+            if group is None:
+                raise _not_found(f"Thing group {group_match['name']} (target {target}) does not exist")
+            target_groups.append(group)
+            candidates = group.get("_members", [])
+        else:
+            name = THING_ARN.match(target).group("name")
+            if things.get(name) is None:
+                raise _not_found(f"Thing {name} (target {target}) does not exist")
+            candidates = [name]
+        names += [n for n in candidates if n not in names]
     job = {"jobId": job_id, "jobArn": arn, "targets": list(request["targets"]),
            "targetSelection": request.get("targetSelection", "SNAPSHOT"),
-           "createdAt": now, "lastUpdatedAt": now}
+           "createdAt": now, "lastUpdatedAt": now, "_things": names}
     for field in STORED_JOB_FIELDS:
         if field in request:
             job[field] = request[field]
     jobs[job_id] = job
+    if job["targetSelection"] == "CONTINUOUS":
+        for group in target_groups:
+            groups[group["thingGroupName"]] = {**group, "_jobs": [*group.get("_jobs", []), job_id]}
     behaviour = execution_settings(request)
     for name in names:
         thing = things.get(name)
         things[name] = {**thing, "_jobs": [*thing.get("_jobs", []), job_id]}
-        executions[execution_key(name, job_id)] = {
-            "thingName": name, "jobId": job_id, "thingArn": thing["thingArn"], "status": "QUEUED",
-            "queuedAt": now, "lastUpdatedAt": now, "executionNumber": 1, "versionNumber": 1,
-            "statusDetails": {}, "_since": now, **device_driven(thing), **behaviour}
+        executions[execution_key(name, job_id)] = new_execution(thing, job_id, now, behaviour)
     return job
+
+
+def create_thing_group(groups, name: str, request: dict, arn: str, now: int) -> dict:
+    wanted = {k: request[k] for k in ("parentGroupName", "thingGroupProperties", "tags") if k in request}
+    existing = groups.get(name)
+    if existing is not None:
+        if existing.get("_config", {}) != wanted:
+            raise ApiError("ResourceAlreadyExistsException", f"Thing group {name} already exists with other properties")
+        return existing
+    group = {"thingGroupName": name, "thingGroupArn": arn, "thingGroupId": str(uuid.uuid4()), "version": 1,
+             "createdAt": now, "_config": wanted, "_members": [], "_jobs": []}
+    groups[name] = group
+    return group
+
+
+def thing_group_view(group: dict) -> dict:
+    config = group["_config"]
+    metadata = {"creationDate": seconds(group["createdAt"]), "rootToParentThingGroups": []}
+    if "parentGroupName" in config:
+        metadata["parentGroupName"] = config["parentGroupName"]
+    return {"thingGroupName": group["thingGroupName"], "thingGroupId": group["thingGroupId"],
+            "thingGroupArn": group["thingGroupArn"], "version": group["version"],
+            "thingGroupProperties": config.get("thingGroupProperties", {}), "thingGroupMetadata": metadata}
+
+
+def _named(name: str | None, arn: str | None, pattern: re.Pattern, what: str) -> str:
+    if name is not None:
+        return name
+    match = pattern.match(arn or "")
+    if match is None:
+        raise ApiError("InvalidRequestException", f"Give the {what}'s name or a valid ARN")
+    return match["name"]
+
+
+def add_thing_to_group(things, groups, jobs, executions, request: dict, now: int) -> None:
+    """AddThingToThingGroup: the thing joins the group, and gets an execution of each
+    CONTINUOUS job targeting the group that it has none of yet."""
+    group_name = _named(request.get("thingGroupName"), request.get("thingGroupArn"), THING_GROUP_ARN, "thing group")
+    thing_name = _named(request.get("thingName"), request.get("thingArn"), THING_ARN, "thing")
+    group, thing = groups.get(group_name), things.get(thing_name)
+    if group is None:
+        raise _not_found(f"Thing group {group_name} not found")
+    if thing is None:
+        raise _not_found(f"Thing {thing_name} not found")
+    if thing_name not in group.get("_members", []):
+        group = {**group, "_members": [*group.get("_members", []), thing_name]}
+        groups[group_name] = group
+    for job_id in group.get("_jobs", []):
+        job = jobs.get(job_id)
+        if job is None or job.get("status") == "CANCELED" or thing_name in job.get("_things", []):
+            continue
+        jobs[job_id] = {**job, "_things": [*job.get("_things", []), thing_name]}
+        thing = {**thing, "_jobs": [*thing.get("_jobs", []), job_id]}
+        executions[execution_key(thing_name, job_id)] = new_execution(thing, job_id, now, execution_settings(job))
+    things[thing_name] = {**thing, "_groups": sorted({*thing.get("_groups", []), group_name})}
 
 
 def execution_settings(request: dict) -> dict:
@@ -159,6 +234,8 @@ def put_execution(things, jobs, executions, thing_name: str, job_id: str, given:
                                "targetSelection": "SNAPSHOT", "createdAt": now, "lastUpdatedAt": now}
     if thing["thingArn"] not in job["targets"]:
         job = {**job, "targets": [*job["targets"], thing["thingArn"]]}
+    if "_things" in job and thing_name not in job["_things"]:
+        job = {**job, "_things": [*job["_things"], thing_name]}
     jobs[job_id] = job
     previous = executions.get(execution_key(thing_name, job_id)) or {}
     execution = {"thingName": thing_name, "jobId": job_id, "thingArn": thing["thingArn"],
@@ -305,7 +382,8 @@ SHOWN_JOB_FIELDS = ("description", "presignedUrlConfig", "jobExecutionsRolloutCo
 
 def executions_of(executions, job: dict) -> list[dict]:
     """The job's executions, one lookup per target."""
-    found = [executions.get(execution_key(thing_name_of(arn), job["jobId"])) for arn in job["targets"]]
+    names = job["_things"] if "_things" in job else [thing_name_of(arn) for arn in job["targets"]]
+    found = [executions.get(execution_key(name, job["jobId"])) for name in names]
     return [e for e in found if e is not None]
 
 
@@ -429,9 +507,13 @@ def update_thing(things, thing_types, name: str, request: dict) -> dict:
     return thing
 
 
-def delete_thing(things, executions, name: str, expected_version: int | None) -> None:
+def delete_thing(things, executions, name: str, expected_version: int | None, groups=None) -> None:
     thing = _thing_or_404(things, name)
     _check_version(thing, expected_version)
+    for group_name in thing.get("_groups", []):
+        group = groups.get(group_name) if groups is not None else None
+        if group is not None:
+            groups[group_name] = {**group, "_members": [m for m in group["_members"] if m != name]}
     for job_id in thing.get("_jobs", []):
         executions.pop(execution_key(name, job_id))
     things.pop(name)
