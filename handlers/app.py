@@ -27,6 +27,7 @@ from cancelgate.web.docs import LandingPage
 from cancelgate.web.error_handler import HANDLED, allowed_methods, base_path, error_handler
 from cancelgate.web.middleware import AdminGate, CrossSiteGate, RequestShape, StampHeaders
 from cancelgate.web.observe import InjectFaults, RecordRequests
+from cancelgate.web.planes import SplitPlanes
 from cancelgate.web.sigv4 import SigV4Gate, load_credentials
 from cancelgate.web.validation import VALIDATORS
 from cancelgate.web.wire import WireMap, wire_from_spec
@@ -100,6 +101,11 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
                     validator_map=VALIDATORS,
                     validate_responses=settings.validate_responses,
                     swagger_ui_options=SwaggerUIOptions(swagger_ui=True))
+    # First of all: a request signed for the IoT jobs data plane goes to its spec (web/planes.py).
+    data_plane = dict(specs).get("iot-jobs-data")
+    if data_plane is not None:
+        app.add_middleware(SplitPlanes, MiddlewarePosition.BEFORE_EXCEPTION, service="iot-jobs-data",
+                           host_prefix="data.jobs.iot", base_path=base_path(data_plane))
     app.add_middleware(RecordRequests, MiddlewarePosition.BEFORE_EXCEPTION, wires=wires,
                        journal=journal, clock=clock)
     app.add_middleware(LandingPage, MiddlewarePosition.BEFORE_EXCEPTION,

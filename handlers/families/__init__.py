@@ -8,10 +8,10 @@ its documents move on the clock), and declares its tables and `FAMILY` in `__ini
 """
 from __future__ import annotations
 
-from cancelgate.families import batch, iot, vault
+from cancelgate.families import batch, iot, iot_jobs_data, vault
 from cancelgate.families.family import Family, Lifecycle
 
-REGISTRY: dict[str, Family] = {family.name: family for family in (batch.FAMILY, iot.FAMILY, vault.FAMILY)}
+REGISTRY: dict[str, Family] = {family.name: family for family in (batch.FAMILY, iot.FAMILY, iot_jobs_data.FAMILY, vault.FAMILY)}
 
 __all__ = ["REGISTRY", "Family", "Lifecycle", "table_owner"]
 

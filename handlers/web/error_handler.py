@@ -51,6 +51,9 @@ def allowed_methods(specs: list[tuple[str, dict]]):
                 methods.add("HEAD")
             templates.append((re.compile(pattern + r"\Z"), ", ".join(sorted(methods))))
 
+    # a literal path (`/thing-groups/addThingToThingGroup`) before a template that also matches it
+    templates.sort(key=lambda item: item[0].pattern.count("[^/]+"))
+
     def lookup(path: str) -> str | None:
         return next((methods for pattern, methods in templates if pattern.match(path)), None)
     return lookup

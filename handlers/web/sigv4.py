@@ -17,6 +17,7 @@ from pathlib import Path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cancelgate.errors import ApiError, ConfigError
+from cancelgate.web.planes import SIGNED_PATH
 from cancelgate.web.wire import AwsWire, WireMap
 
 SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"   # botocore.auth.SIGV4_TIMESTAMP
@@ -138,7 +139,8 @@ class SigV4Gate:
                 break
         body = b"".join(chunks)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1").strip() for k, v in scope["headers"]}
-        verify(scope["method"], scope.get("raw_path", scope["path"].encode()).decode("latin-1"),
+        signed_path = scope.get("extensions", {}).get(SIGNED_PATH) or scope.get("raw_path", scope["path"].encode())
+        verify(scope["method"], signed_path.decode("latin-1"),
                scope.get("query_string", b"").decode("latin-1"), headers, body, self.secrets,
                datetime.datetime.now(datetime.timezone.utc), service_name=wire.signing_name,
                regions=self.regions)

@@ -46,7 +46,8 @@ class AwsWire:
     def render(self, error: ApiError, accept: str = "") -> Response:
         status = error.status or self.statuses.get(error.code, 400)
         headers = {**self.stamp(), "x-amzn-ErrorType": error.code, **error.headers}
-        return _json({"__type": error.code, "message": one_line(error.message)},
+        # extra: fields the model puts beside the message (IoT Jobs' `executionState`)
+        return _json({"__type": error.code, "message": one_line(error.message), **error.extra},
                      status, headers, "application/json")
 
     def from_status(self, status: int, message: str) -> ApiError:

@@ -1,4 +1,5 @@
-"""IoT's control-plane operations (openapi/control.yaml): an execution in any status."""
+"""IoT's control-plane operations (openapi/control.yaml): an execution in any status, and
+whether the lifecycle simulates a thing's device."""
 from __future__ import annotations
 
 from cancelgate.families.iot import EXECUTIONS, JOBS, THINGS, rules
@@ -14,3 +15,9 @@ async def put_iot_execution(thingName: str, jobId: str, body: dict):
         tx.table(THINGS), tx.table(JOBS), tx.table(EXECUTIONS), thingName, jobId, body, now,
         thing_arn, job_arn))
     return {"execution": rules.execution_view(execution)}
+
+
+async def put_iot_thing(thingName: str, body: dict):
+    thing = current().store.transact(lambda tx: rules.set_simulation(
+        tx.table(THINGS), tx.table(EXECUTIONS), thingName, body["simulate"], thing_arn(thingName)))
+    return {"thingName": thing["thingName"], "thingArn": thing["thingArn"], "simulate": thing.get("_simulate", True)}

@@ -1,12 +1,15 @@
 """IoT job executions moving by themselves, as a simulated device would move them:
 QUEUED -> IN_PROGRESS -> an outcome (SUCCEEDED, or FAILED / TIMED_OUT / REJECTED by the
-configured shares), each step bumping versionNumber like a device's update does."""
+configured shares), each step bumping versionNumber like a device's update does. Also what AWS
+does on the clock whoever drives the execution: an IN_PROGRESS execution past its job's
+`timeoutConfig` or its device's step timer is TIMED_OUT, and a FAILED or TIMED_OUT one is
+retried as its job's `jobExecutionsRetryConfig` allows."""
 from __future__ import annotations
 
 import hashlib
 
 from cancelgate.families import durations
-from cancelgate.families.iot.rules import execution_key
+from cancelgate.families.iot.rules import execution_key, in_progress_deadline, retried, timed_out
 
 STATUSES = ("QUEUED", "IN_PROGRESS")
 OUTCOMES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED")
@@ -36,6 +39,8 @@ def outcome(execution: dict, shares: dict) -> str:
 
 def _follow(config: dict):
     def follow(execution: dict) -> str | None:
+        if execution.get("_device"):
+            return None  # a real device drives it (it touched it, or its thing says simulate: false)
         if execution["status"] == "QUEUED":
             return "IN_PROGRESS"
         if execution["status"] == "IN_PROGRESS":
@@ -51,13 +56,47 @@ def _moved(execution: dict, status: str, at: int) -> dict:
     return moved
 
 
+def _key(execution: dict) -> str:
+    return execution_key(execution["thingName"], execution["jobId"])
+
+
 def lifecycle_next(executions, config: dict) -> int | None:
-    return durations.next_due(executions, config["durations"], _follow(config))
+    simulated = durations.next_due(executions, config["durations"], _follow(config))
+    deadlines = [d for e in executions.values() if (d := in_progress_deadline(e)) is not None]
+    return min([t for t in (simulated, *deadlines) if t is not None], default=None)
+
+
+def _time_out(executions, now: int, config: dict) -> list[dict]:
+    """IN_PROGRESS past its timeout -> TIMED_OUT, unless the simulated device finished first."""
+    follow, changes = _follow(config), []
+    for execution in sorted(executions.values(), key=_key):
+        deadline = in_progress_deadline(execution)
+        if deadline is None or deadline > now:
+            continue
+        simulated = durations.due(execution, config["durations"], follow)
+        if simulated is not None and simulated <= deadline:
+            continue
+        executions[_key(execution)] = timed_out(execution, deadline)
+        changes.append({"id": _key(execution), "from": "IN_PROGRESS", "to": "TIMED_OUT", "at": deadline})
+    return changes
+
+
+def _retry(executions, changes: list[dict]) -> list[dict]:
+    """Executions that ended FAILED or TIMED_OUT in `changes` and have a retry left: QUEUED again."""
+    again = []
+    for key in dict.fromkeys(c["id"] for c in changes if c["to"] in ("FAILED", "TIMED_OUT")):
+        execution = executions.get(key)
+        retry = retried(execution, execution["lastUpdatedAt"]) if execution is not None else None
+        if retry is not None:
+            executions[key] = retry
+            again.append({"id": key, "from": execution["status"], "to": "QUEUED", "at": retry["queuedAt"]})
+    return again
 
 
 def lifecycle_step(executions, now: int, config: dict) -> list[dict]:
-    return durations.step(
-        executions, now, config["durations"],
-        key=lambda e: execution_key(e["thingName"], e["jobId"]),
+    changes = _time_out(executions, now, config)
+    changes += durations.step(
+        executions, now, config["durations"], key=_key,
         order=lambda e: (e.get("queuedAt", 0), e["thingName"], e["jobId"]),
         follow=_follow(config), moved=_moved)
+    return changes + _retry(executions, changes)
