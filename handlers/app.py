@@ -83,10 +83,13 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan)
     control_base = "/_cancelgate"
+    guarded = []  # base paths --admin-token guards: the control plane and moto's reset
     for name, spec in specs:
         wires.add(base_path(spec), wire_from_spec(spec["x-cancelgate-wire"]), name)
         if name == "control":
             control_base = base_path(spec)
+        if name in ("control", "moto"):
+            guarded.append(base_path(spec))
         # Docs page at <base>/ui/, the spec as JSON at <base>/openapi.json.
         # An explicit base path lets Connexion order the mounts most specific first; left to
         # the spec, every API sorts as "/" and the root-mounted IoT API can shadow the others.
@@ -103,8 +106,9 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     # limits first, then who may call, then routing and validation.
     app.add_middleware(RequestShape, MiddlewarePosition.BEFORE_SWAGGER, max_body=settings.max_body,
                        body_timeout=settings.body_timeout)
-    app.add_middleware(AdminGate, MiddlewarePosition.BEFORE_SWAGGER, base_path=control_base,
-                       token=settings.admin_token)
+    for guarded_base in guarded:
+        app.add_middleware(AdminGate, MiddlewarePosition.BEFORE_SWAGGER, base_path=guarded_base,
+                           token=settings.admin_token)
     if settings.aws_secrets:
         app.add_middleware(SigV4Gate, MiddlewarePosition.BEFORE_SWAGGER, wires=wires,
                            secrets=settings.aws_secrets)
