@@ -18,6 +18,7 @@ from cancelgate import fixtures as fixture_files
 from cancelgate import lifecycle_config
 from cancelgate.clock import ManualClock, RealClock
 from cancelgate.mock.journal import Journal
+from cancelgate.mock.transitions import Transitions
 from cancelgate.resources import data_dir, specs_dir
 from cancelgate.runtime import Runtime, install
 from cancelgate.scheduler import Scheduler
@@ -28,6 +29,7 @@ from cancelgate.web.error_handler import HANDLED, allowed_methods, base_path, er
 from cancelgate.web.middleware import AdminGate, RequestShape, StampHeaders
 from cancelgate.web.observe import InjectFaults, RecordRequests
 from cancelgate.web.sigv4 import SigV4Gate
+from cancelgate.web.state_page import RecordTransitions, StatePage, record_scheduler
 from cancelgate.web.validation import VALIDATORS
 from cancelgate.web.wire import WireMap, wire_from_spec
 
@@ -60,11 +62,15 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     clock = ManualClock(shared=store) if settings.clock == "manual" else RealClock()
     scheduler = Scheduler(store, clock, config) if config is not None else None
     journal = Journal(settings.journal_size, store)
+    transitions = Transitions()
+    if scheduler is not None:
+        record_scheduler(scheduler, transitions)
     specs = load_specs()
     wires = WireMap()
     install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler, journal=journal,
                     wires=wires, specs=dict(specs),
-                    vault_session_idle_ms=int(settings.vault_session_idle * 1000)))
+                    vault_session_idle_ms=int(settings.vault_session_idle * 1000),
+                    transitions=transitions))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -98,7 +104,10 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
                     validate_responses=settings.validate_responses,
                     swagger_ui_options=SwaggerUIOptions(swagger_ui=True))
     app.add_middleware(RecordRequests, MiddlewarePosition.BEFORE_EXCEPTION, wires=wires,
-                       journal=journal, clock=clock)
+                       journal=journal, clock=clock, unrecorded=(f"{control_base}/state",))
+    app.add_middleware(RecordTransitions, MiddlewarePosition.BEFORE_EXCEPTION, store=store, clock=clock,
+                       transitions=transitions)
+    app.add_middleware(StatePage, MiddlewarePosition.BEFORE_EXCEPTION, base_path=control_base)
     app.add_middleware(LandingPage, MiddlewarePosition.BEFORE_EXCEPTION,
                        apis=[(name, spec, base_path(spec)) for name, spec in specs])
     app.add_middleware(StampHeaders, MiddlewarePosition.BEFORE_CONTEXT, wires=wires)

@@ -106,16 +106,18 @@ class Control:
         """Move a manual clock on; the transitions applied on the way, in order."""
         return self._call("POST", "/clock/advance", {"seconds": seconds})["transitions"]
 
-    def get_state(self, limit: int | None = None) -> dict:
-        """Per family and table: documents by status (counted over at most `limit` documents)."""
-        return self._call("GET", "/state", query={"limit": limit})
+    def get_state(self, limit: int | None = None, transitions: int | None = None) -> dict:
+        """What the state page shows: per family and table the documents by status (counted over
+        at most `limit` documents), the clock, the fault rules and recent transitions."""
+        return self._call("GET", "/state", query={"limit": limit, "transitions": transitions})
 
-    def list_documents(self, table: str, status: str | None = None, limit: int | None = None) -> list[dict]:
-        """Up to `limit` stored documents of a table (a family's, e.g. batch_jobs), optionally of one status."""
-        return self._call("GET", f"/state/{_segment(table)}", query={"status": status, "limit": limit})["documents"]
+    def get_document(self, table: str, key: str) -> dict:
+        """One stored document (e.g. `get_document("batch_jobs", job_id)`), bookkeeping fields included."""
+        return self._call("GET", f"/state/{_segment(table)}/{_segment(key)}")
 
     def list_transitions(self, limit: int | None = None) -> list[dict]:
-        """Recent status transitions (the clock's and the requests'), oldest first."""
+        """Recent status transitions (the clock's and the requests'), oldest first: each
+        `{"seq", "at", "family", "table", "id", "from", "to", "source", "operationId"}`."""
         return self._call("GET", "/transitions", query={"limit": limit})["transitions"]
 
     # -- families ---------------------------------------------------------------------------

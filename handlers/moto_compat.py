@@ -6,7 +6,10 @@ from cancelgate.runtime import current
 
 async def reset(body=None):
     """An empty store, as moto's reset leaves it (not the fixtures: that is /_cancelgate/reset)."""
-    current().store.reset(None)
+    rt = current()
+    rt.store.reset(None)
+    if rt.transitions is not None:
+        rt.transitions.forget()
     return {"status": "ok"}
 
 

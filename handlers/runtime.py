@@ -20,6 +20,7 @@ class Runtime:
     wires: Any = None      # handlers.wire.WireMap: each family's answer format
     specs: dict = field(default_factory=dict)   # spec name -> the spec as loaded
     vault_session_idle_ms: int = 30 * 60 * 1000
+    transitions: Any = None  # mock.transitions.Transitions: the state page's timeline
 
 
 _current: Runtime | None = None
