@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,7 +14,7 @@ import pytest
 
 # The server-start code and the boto3 client factory are the pytest plugin's, shipped in the
 # package (dogfooding: what users get is what this suite runs on).
-from cancelgate.pytest_plugin import Server, aws_client, free_port  # noqa: F401
+from cancelgate.pytest_plugin import Server, aws_client, free_port
 from cancelgate.pytest_plugin import start_server as _start_server
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -84,7 +84,7 @@ def test_serve_prints_one_summary(tmp_path):
     out = server.output()
     assert "Adding spec json" not in out
     summary = out[:out.index("INFO")]
-    assert summary.startswith(f"cancelgate ") and f" on {server.url}\n" in summary.splitlines()[0] + "\n"
+    assert summary.startswith("cancelgate ") and f" on {server.url}\n" in summary.splitlines()[0] + "\n"
     fields = {line.split()[0]: line.split(None, 1)[1] for line in summary.splitlines()[1:]}
     assert fields["store"].startswith("in memory")
     assert fields["fixtures"].startswith("batch ") and " iot " in fields["fixtures"] and " vault " in fields["fixtures"]
