@@ -217,9 +217,11 @@ def _cancelgate_active(request, pytestconfig, _cancelgate_servers) -> Server:
 
 @pytest.fixture
 def cancelgate(_cancelgate_active) -> Control:
-    """The control plane of this test's server, the state reset (fixtures back, faults gone) first."""
+    """The control plane of this test's server, the state reset (fixtures back, faults gone) and
+    the request journal emptied first, so `list_requests()` shows this test's calls."""
     control = _cancelgate_active.control
     control.reset()  # replaces every table, the fault rules' included
+    control.clear_requests()
     return control
 
 

@@ -26,6 +26,11 @@ def test_state_is_reset_between_tests(batch_client):
     assert listed["jobSummaryList"] == []
 
 
+def test_journal_holds_this_tests_calls(batch_client, cancelgate):
+    batch_client.list_jobs(jobQueue="default")
+    assert [r["operationId"] for r in cancelgate.list_requests() if r["family"] == "batch"] == ["ListJobs"]
+
+
 def test_clock_and_iot(iot_client, cancelgate):
     cancelgate.put_iot_execution("thing-1", "job-1", status="IN_PROGRESS")
     execution = iot_client.describe_job_execution(jobId="job-1", thingName="thing-1")["execution"]
@@ -73,7 +78,7 @@ def run_user_project(tmp_path, tests: str, ini: str = "") -> subprocess.Complete
 def test_fixtures_in_a_users_project(tmp_path):
     run = run_user_project(tmp_path, USER_TESTS)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "8 passed" in run.stdout
+    assert "9 passed" in run.stdout
 
 
 def test_ini_options_reach_the_server(tmp_path):
