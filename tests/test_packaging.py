@@ -17,6 +17,10 @@ def test_wheel_carries_specs_and_fixtures(tmp_path):
         assert f"cancelgate/openapi/{spec.name}" in names
     for fixture in (ROOT / "data").iterdir():
         assert f"cancelgate/data/{fixture.name}" in names
+    assert "cancelgate/web/state_page.html" in names
+    assert "cancelgate/pytest_plugin.py" in names and "cancelgate/control_client.py" in names
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "[pytest11]\ncancelgate = cancelgate.pytest_plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     found = subprocess.run(
