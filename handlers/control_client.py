@@ -121,25 +121,32 @@ class Control:
         return self._call("GET", "/transitions", query={"limit": limit})["transitions"]
 
     # -- families ---------------------------------------------------------------------------
-    def put_batch_job(self, job_id: str, **job: Any) -> dict:
-        """Create or replace a Batch job in any status (`jobName`, `jobQueue`, `jobDefinition`, `status`, ...)."""
-        return self._call("PUT", f"/batch/jobs/{_segment(job_id)}", job)
+    def put_batch_job(self, job_id: str, status: str, *, jobName: str = "job", jobQueue: str = "default",  # noqa: N803
+                      jobDefinition: str = "report:1", **fields: Any) -> dict:  # noqa: N803 (the wire's names, as boto3's)
+        """Create or replace a Batch job in any status; `fields` are the rest of BatchJobPut
+        (`dependsOn`, `schedulingPriority`, `createdAt`, `isCancelled`, ...). The job as DescribeJobs shows it."""
+        body = {"jobName": jobName, "jobQueue": jobQueue, "jobDefinition": jobDefinition, "status": status, **fields}
+        return self._call("PUT", f"/batch/jobs/{_segment(job_id)}", body)
 
     def dispatch_batch_queue(self, job_queue: str) -> dict:
         """Move the head RUNNABLE job of a queue on: `{"jobId", "status"}`."""
         return self._call("POST", f"/batch/queues/{_segment(job_queue)}/dispatch")
 
-    def put_iot_execution(self, thing_name: str, job_id: str, **execution: Any) -> dict:
-        """Create or replace an IoT job execution in any status (`status`, `versionNumber`, ...)."""
-        return self._call("PUT", f"/iot/things/{_segment(thing_name)}/jobs/{_segment(job_id)}", execution)
+    def put_iot_execution(self, thing_name: str, job_id: str, status: str, **fields: Any) -> dict:
+        """Create or replace an IoT job execution in any status (creating the thing and job when
+        missing); `fields`: `versionNumber`, `executionNumber`, `forceCanceled`, `statusDetails`."""
+        return self._call("PUT", f"/iot/things/{_segment(thing_name)}/jobs/{_segment(job_id)}",
+                          {"status": status, **fields})
 
-    def put_vault_job(self, job_id: int, **job: Any) -> dict:
-        """Create or replace a Vault job instance in any status (`status`, `vault_id`, ...)."""
-        return self._call("PUT", f"/vault/jobs/{_segment(job_id)}", job)
+    def put_vault_job(self, job_id: int, status: str, *, vault_id: int = 1776, **fields: Any) -> dict:
+        """Create or replace a Vault job instance in any status; `fields`: `method`, `title`,
+        `created_by`, `created_date`, `run_start_date`, `run_end_date` (dates in epoch ms)."""
+        return self._call("PUT", f"/vault/jobs/{_segment(job_id)}", {"status": status, "vault_id": vault_id, **fields})
 
-    def put_vault_user(self, username: str, **user: Any) -> dict:
-        """Create or replace a Vault user (`password`, `vault_id`, ...)."""
-        return self._call("PUT", f"/vault/users/{_segment(username)}", user)
+    def put_vault_user(self, username: str, password: str, *, vault_id: int = 1776, **fields: Any) -> dict:
+        """Create or replace a Vault user who can then log in; `fields`: `user_id`."""
+        return self._call("PUT", f"/vault/users/{_segment(username)}",
+                          {"password": password, "vault_id": vault_id, **fields})
 
     # -- observe ----------------------------------------------------------------------------
     def list_requests(self, operation_id: str | None = None, status: int | None = None,
