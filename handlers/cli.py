@@ -203,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to bind; 0.0.0.0 exposes the control plane too")
     where.add_argument("--port", type=_port, default=defaults.PORT,
                        help="TCP port to listen on")
-    where.add_argument("--workers", type=_positive, default=defaults.WORKERS,
+    where.add_argument("--workers", type=_positive, default=defaults.WORKERS, metavar="N",
                        help="worker processes (the TinyDB store allows only 1; use --store redis://...)")
     state = serve.add_argument_group("state")
     state.add_argument("--db", metavar="PATH",
@@ -261,9 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="check only this family (repeatable; default: batch, iot and vault)")
     check.add_argument("--max-examples", type=_positive, default=None, metavar="N",
                        help="cases per operation and phase (default: openapi/schemathesis.toml's)")
-    check.add_argument("--vault-user", default="alice@promomats.example.com",
+    check.add_argument("--vault-user", default="alice@promomats.example.com", metavar="USERNAME",
                        help="Vault user to open the session the Vault checks use (the fixture user)")
-    check.add_argument("--vault-password", default="cancelgate", help="that user's password")
+    check.add_argument("--vault-password", default="cancelgate", metavar="PASSWORD", help="that user's password")
     check.set_defaults(run=_check)
     return parser
 
