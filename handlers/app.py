@@ -18,6 +18,7 @@ from cancelgate import fixtures as fixture_files
 from cancelgate import lifecycle_config
 from cancelgate.clock import ManualClock, RealClock
 from cancelgate.mock.journal import Journal
+from cancelgate.mock.transitions import Transitions
 from cancelgate.resources import data_dir, specs_dir
 from cancelgate.runtime import Runtime, install
 from cancelgate.scheduler import Scheduler
@@ -29,6 +30,7 @@ from cancelgate.web.middleware import AdminGate, CrossSiteGate, RequestShape, St
 from cancelgate.web.observe import InjectFaults, RecordRequests
 from cancelgate.web.planes import SplitPlanes
 from cancelgate.web.sigv4 import SigV4Gate, load_credentials
+from cancelgate.web.state_page import RecordTransitions, StatePage, record_scheduler
 from cancelgate.web.validation import VALIDATORS
 from cancelgate.web.wire import WireMap, wire_from_spec
 
@@ -67,11 +69,15 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     clock = ManualClock(shared=store) if settings.clock == "manual" else RealClock()
     scheduler = Scheduler(store, clock, config) if config is not None else None
     journal = Journal(settings.journal_size, store)
+    transitions = Transitions()
+    if scheduler is not None:
+        record_scheduler(scheduler, transitions)
     specs = load_specs()
     wires = WireMap()
     install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler, journal=journal,
                     wires=wires, specs=dict(specs),
-                    vault_session_idle_ms=int(settings.vault_session_idle * 1000), limits=settings))
+                    vault_session_idle_ms=int(settings.vault_session_idle * 1000), limits=settings,
+                    transitions=transitions))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -90,10 +96,13 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
 
     app = connexion.AsyncApp(__name__, lifespan=lifespan)
     control_base = "/_cancelgate"
+    guarded = []  # base paths --admin-token guards: the control plane and moto's reset
     for name, spec in specs:
         wires.add(base_path(spec), wire_from_spec(spec["x-cancelgate-wire"]), name)
         if name == "control":
             control_base = base_path(spec)
+        if name in ("control", "moto"):
+            guarded.append(base_path(spec))
         # Docs page at <base>/ui/, the spec as JSON at <base>/openapi.json.
         # An explicit base path lets Connexion order the mounts most specific first; left to
         # the spec, every API sorts as "/" and the root-mounted IoT API can shadow the others.
@@ -107,7 +116,10 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         app.add_middleware(SplitPlanes, MiddlewarePosition.BEFORE_EXCEPTION, service="iot-jobs-data",
                            host_prefix="data.jobs.iot", base_path=base_path(data_plane))
     app.add_middleware(RecordRequests, MiddlewarePosition.BEFORE_EXCEPTION, wires=wires,
-                       journal=journal, clock=clock)
+                       journal=journal, clock=clock, unrecorded=(f"{control_base}/state",))
+    app.add_middleware(RecordTransitions, MiddlewarePosition.BEFORE_EXCEPTION, store=store, clock=clock,
+                       transitions=transitions)
+    app.add_middleware(StatePage, MiddlewarePosition.BEFORE_EXCEPTION, base_path=control_base)
     app.add_middleware(LandingPage, MiddlewarePosition.BEFORE_EXCEPTION,
                        apis=[(name, spec, base_path(spec)) for name, spec in specs])
     app.add_middleware(StampHeaders, MiddlewarePosition.BEFORE_CONTEXT, wires=wires)
@@ -116,8 +128,9 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     app.add_middleware(CrossSiteGate, MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(RequestShape, MiddlewarePosition.BEFORE_SWAGGER, max_body=settings.max_body,
                        body_timeout=settings.body_timeout)
-    app.add_middleware(AdminGate, MiddlewarePosition.BEFORE_SWAGGER, base_path=control_base,
-                       token=admin_token(settings))
+    token = admin_token(settings)
+    for guarded_base in guarded:
+        app.add_middleware(AdminGate, MiddlewarePosition.BEFORE_SWAGGER, base_path=guarded_base, token=token)
     if settings.aws_credentials:
         app.add_middleware(SigV4Gate, MiddlewarePosition.BEFORE_SWAGGER, wires=wires,
                            secrets=load_credentials(settings.aws_credentials), regions=settings.aws_regions)

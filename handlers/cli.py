@@ -111,6 +111,8 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from cancelgate.app import SETTINGS_VARIABLE, create_app
+    from cancelgate.runtime import current
+    from cancelgate.startup import summary
     from cancelgate.store import StoreLocked
     try:
         settings = _settings(args)
@@ -118,6 +120,8 @@ def _serve(args: argparse.Namespace) -> int:
             raise ConfigError(f"port {args.port} on {args.host} is already in use; "
                               f"stop what listens there or choose another with --port")
         logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if args.log_level != "debug":  # one "Adding spec json" line per API says nothing the summary does not
+            logging.getLogger("connexion.middleware.swagger_ui").setLevel(logging.WARNING)
         if not _loopback(args.host) and not settings.admin_token:
             logging.getLogger("cancelgate").warning(
                 "serving on %s without --admin-token: anyone who reaches this port can reset or rewrite "
@@ -125,14 +129,19 @@ def _serve(args: argparse.Namespace) -> int:
         if args.workers > 1:
             from cancelgate.store import open_store
             open_store(None, None, args.store, args.store_prefix).close()  # reachable, before any worker starts
+            from cancelgate import fixtures as fixture_files
+            from cancelgate.resources import data_dir
+            start_state = (fixture_files.load(settings.fixtures or data_dir()) if settings.use_fixtures else {})
+            print(summary(settings, args.host, args.port, start_state, args.workers), flush=True)
             with _token_file(settings) as worker_settings:
                 # each worker builds its own app from these settings; Redis holds the one state
                 os.environ[SETTINGS_VARIABLE] = json.dumps(dataclasses.asdict(worker_settings))
-                uvicorn.run("cancelgate.app:app_from_environment", factory=True, workers=args.workers, http=PROTOCOL,
-                            host=args.host, port=args.port, log_level=args.log_level, access_log=True,
-                            timeout_graceful_shutdown=5)
+                uvicorn.run("cancelgate.app:app_from_environment", factory=True, workers=args.workers,
+                            http=PROTOCOL, host=args.host, port=args.port, log_level=args.log_level,
+                            access_log=True, timeout_graceful_shutdown=5)
             return 0
         app = create_app(settings)
+        print(summary(settings, args.host, args.port, current().fixtures), flush=True)
     except (ConfigError, StoreLocked) as error:
         return _fail(str(error))
     except (OSError, ConnectionError) as error:  # unreadable files, unreachable Redis
@@ -196,85 +205,120 @@ def _spec(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from cancelgate.contract import run_checks  # schemathesis is only needed here
-    return run_checks(args.url.rstrip("/"), args.family or [f for f in families() if f != "control"],
+    return run_checks(args.url.rstrip("/"), args.family or [f for f in families() if f not in ("control", "moto")],
                       args.max_examples, (args.vault_user, args.vault_password))
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's help ends with its default, unless the help already says it or there is none
+    worth saying (a flag that is off, an option that is unset)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+EXAMPLES = """examples:
+  cancelgate serve                         # http://127.0.0.1:4566, the packaged fixtures, real clock
+  cancelgate serve --clock manual --no-fixtures --port 4567
+  cancelgate check --url http://127.0.0.1:4566 --family batch
+  cancelgate spec batch > batch.yaml
+
+docs: every API's reference is served at <url>/ (a page per API under <base path>/ui/)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cancelgate", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the emulator")
-    serve.add_argument("--host", default=defaults.HOST,
-                       help=f"address to bind (default {defaults.HOST}; 0.0.0.0 exposes the control plane too)")
-    serve.add_argument("--port", type=_port, default=defaults.PORT,
-                       help=f"TCP port to listen on (default {defaults.PORT})")
-    serve.add_argument("--db", metavar="PATH",
+    from cancelgate import __version__
+    parser = argparse.ArgumentParser(prog="cancelgate", description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cancelgate {__version__}",
+                        help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                                   formatter_class=_HelpFormatter)
+
+    serve = command("serve", "run the emulator (AWS Batch, AWS IoT Jobs, Veeva Vault and the control plane)")
+    where = serve.add_argument_group("where it listens")
+    where.add_argument("--host", default=defaults.HOST,
+                       help="address to bind; 0.0.0.0 exposes the control plane too")
+    where.add_argument("--port", type=_port, default=defaults.PORT,
+                       help="TCP port to listen on")
+    where.add_argument("--workers", type=_positive, default=defaults.WORKERS, metavar="N",
+                       help="worker processes (the TinyDB store allows only 1; use --store redis://...)")
+    state = serve.add_argument_group("state")
+    state.add_argument("--db", metavar="PATH",
                        help="persist state to this TinyDB JSON file (default: in memory)")
-    source = serve.add_mutually_exclusive_group()
+    source = state.add_mutually_exclusive_group()
     source.add_argument("--fixtures", metavar="PATH",
                         help="fixture file or folder to start from (default: the packaged data/)")
-    source.add_argument("--no-fixtures", action="store_true", help="start with no jobs")
-    serve.add_argument("--max-body", type=_count, default=defaults.DEFAULTS.max_body, metavar="BYTES",
-                       help="largest request body accepted (default 1 MiB)")
-    serve.add_argument("--body-timeout", type=_seconds, default=defaults.DEFAULTS.body_timeout, metavar="SECONDS",
-                       help="give up on a request body not received within this, in all (default 10)")
-    serve.add_argument("--max-header-bytes", type=_positive, default=defaults.DEFAULTS.max_header_bytes,
-                       metavar="BYTES", help="largest header block accepted, request line included (default 32 KiB)")
-    serve.add_argument("--max-headers", type=_positive, default=defaults.DEFAULTS.max_headers, metavar="N",
-                       help="most header fields in one request (default 100)")
-    serve.add_argument("--header-timeout", type=_seconds, default=defaults.DEFAULTS.header_timeout,
-                       metavar="SECONDS", help="give up on request headers not received within this (default 10)")
-    serve.add_argument("--max-connections", type=_positive, default=defaults.DEFAULTS.max_connections,
-                       metavar="N", help="connections open at once; more are closed at once (default 1000)")
-    serve.add_argument("--workers", type=_positive, default=defaults.WORKERS,
-                       help="worker processes (the TinyDB store allows only 1; use --store redis://...)")
-    serve.add_argument("--store", metavar="redis://HOST:PORT/DB",
+    source.add_argument("--no-fixtures", action="store_true", help="start with no jobs (default: off)")
+    state.add_argument("--store", metavar="redis://HOST:PORT/DB",
                        help="keep state in Redis, shared by all workers and hosts (default: embedded TinyDB)")
-    serve.add_argument("--store-prefix", default=defaults.DEFAULTS.store_prefix, metavar="NAME",
-                       help="namespace of this deployment's keys in Redis (default cancelgate)")
-    serve.add_argument("--admin-token", metavar="TOKEN",
-                       help="require Authorization: Bearer TOKEN on the control plane")
-    serve.add_argument("--aws-credentials", metavar="FILE",
-                       help="verify SigV4 signatures of AWS requests against the keys in this "
-                            "AWS shared-credentials file (default: accept any signature)")
-    serve.add_argument("--region", action="append", metavar="REGION",
-                       help="with --aws-credentials: a region signatures may be scoped to (repeatable; "
-                            "default every region in botocore's endpoint data)")
-    serve.add_argument("--clock", choices=["real", "manual"], default=defaults.DEFAULTS.clock,
+    state.add_argument("--store-prefix", default=defaults.DEFAULTS.store_prefix, metavar="NAME",
+                       help="namespace of this deployment's keys in Redis")
+    time_ = serve.add_argument_group("time and lifecycle")
+    time_.add_argument("--clock", choices=["real", "manual"], default=defaults.DEFAULTS.clock,
                        help="manual: time moves only by POST /_cancelgate/clock/advance (deterministic tests)")
-    moves = serve.add_mutually_exclusive_group()
+    moves = time_.add_mutually_exclusive_group()
     moves.add_argument("--lifecycle", metavar="FILE",
-                       help="durations, queue capacities and outcome shares, merged over data/lifecycle.yaml")
+                       help="durations, queue capacities and outcome shares, merged over the packaged "
+                            "data/lifecycle.yaml (default: that file alone)")
     moves.add_argument("--no-lifecycle", action="store_true",
-                       help="jobs move only when a request or the control plane moves them")
-    serve.add_argument("--journal-size", type=_count, default=defaults.DEFAULTS.journal_size, metavar="N",
-                       help="how many recent requests GET /_cancelgate/requests keeps (0: off, for load tests)")
-    serve.add_argument("--vault-cancel-delay", type=_count_seconds, metavar="SECONDS",
-                       help="how long a Vault job stays CANCELLING before CANCELLED "
-                            "(default 2, from the lifecycle file)")
-    serve.add_argument("--vault-session-idle", type=_seconds, default=defaults.DEFAULTS.vault_session_idle,
-                       metavar="SECONDS",
-                       help="a Vault session unused this long expires (default 30 minutes)")
-    serve.add_argument("--no-response-validation", action="store_true",
-                       help="skip validating responses against the specs (faster)")
-    serve.add_argument("--log-level", default=defaults.LOG_LEVEL,
-                       choices=["critical", "error", "warning", "info", "debug"])
+                       help="jobs move only when a request or the control plane moves them (default: off)")
+    time_.add_argument("--vault-cancel-delay", type=_count_seconds, metavar="SECONDS",
+                       help="how long a Vault job stays CANCELLING before CANCELLED (default: 2, from the lifecycle file)")
+    time_.add_argument("--vault-session-idle", type=_seconds, default=defaults.DEFAULTS.vault_session_idle,
+                       metavar="SECONDS", help="a Vault session unused this long expires (default: 1800, 30 minutes)")
+    guard = serve.add_argument_group("who may call")
+    guard.add_argument("--admin-token", metavar="TOKEN",
+                       help="require Authorization: Bearer TOKEN on the control plane and /moto-api "
+                            "(default: open to anyone who can reach the port)")
+    guard.add_argument("--aws-credentials", metavar="FILE",
+                       help="verify SigV4 signatures of AWS requests against the keys in this "
+                            "AWS shared-credentials file (default: accept any signature; needs cancelgate[sigv4])")
+    guard.add_argument("--region", action="append", metavar="REGION",
+                       help="with --aws-credentials: a region signatures may be scoped to (repeatable; "
+                            "default: every region in botocore's endpoint data)")
+    limits = serve.add_argument_group("limits and diagnostics")
+    limits.add_argument("--max-body", type=_count, default=defaults.DEFAULTS.max_body, metavar="BYTES",
+                        help="largest request body accepted (default: 1048576, 1 MiB)")
+    limits.add_argument("--body-timeout", type=_seconds, default=defaults.DEFAULTS.body_timeout, metavar="SECONDS",
+                        help="give up on a request body not received within this, in all")
+    limits.add_argument("--max-header-bytes", type=_positive, default=defaults.DEFAULTS.max_header_bytes,
+                        metavar="BYTES", help="largest header block accepted, request line included")
+    limits.add_argument("--max-headers", type=_positive, default=defaults.DEFAULTS.max_headers, metavar="N",
+                        help="most header fields in one request")
+    limits.add_argument("--header-timeout", type=_seconds, default=defaults.DEFAULTS.header_timeout,
+                        metavar="SECONDS", help="give up on request headers not received within this")
+    limits.add_argument("--max-connections", type=_positive, default=defaults.DEFAULTS.max_connections,
+                        metavar="N", help="connections open at once; one more is closed at once")
+    limits.add_argument("--journal-size", type=_count, default=defaults.DEFAULTS.journal_size, metavar="N",
+                        help="how many recent requests GET /_cancelgate/requests keeps (0: off, for load tests)")
+    limits.add_argument("--no-response-validation", action="store_true",
+                        help="skip validating responses against the specs, for speed (default: off)")
+    limits.add_argument("--log-level", default=defaults.LOG_LEVEL,
+                        choices=["critical", "error", "warning", "info", "debug"],
+                        help="how much the server logs; info shows each request")
     serve.set_defaults(run=_serve)
 
-    spec = commands.add_parser("spec", help="print the OpenAPI spec of one family")
+    spec = command("spec", "print the OpenAPI spec of one family")
     spec.add_argument("family", help=f"one of: {', '.join(families())}")
     spec.set_defaults(run=_spec)
 
-    check = commands.add_parser("check", help="contract-test a running deployment with schemathesis")
+    check = command("check", "contract-test a running deployment with schemathesis")
     check.add_argument("--url", default="http://127.0.0.1:4566",
-                       help="where the deployment answers (default http://127.0.0.1:4566)")
-    check.add_argument("--family", action="append", choices=families(),
-                       help="check only this family (repeatable; default: every emulated API)")
-    check.add_argument("--max-examples", type=int, default=None,
-                       help="cases per operation and phase (default: openapi/schemathesis.toml)")
-    check.add_argument("--vault-user", default="alice@promomats.example.com",
-                       help="Vault user to open the session the Vault checks use (default: the fixture user)")
-    check.add_argument("--vault-password", default="cancelgate")
+                       help="where the deployment answers")
+    check.add_argument("--family", action="append", choices=[f for f in families() if f != "moto"],
+                       help="check only this family (repeatable; default: batch, iot and vault)")
+    check.add_argument("--max-examples", type=_positive, default=None, metavar="N",
+                       help="cases per operation and phase (default: openapi/schemathesis.toml's)")
+    check.add_argument("--vault-user", default="alice@promomats.example.com", metavar="USERNAME",
+                       help="Vault user to open the session the Vault checks use (the fixture user)")
+    check.add_argument("--vault-password", default="cancelgate", metavar="PASSWORD", help="that user's password")
     check.set_defaults(run=_check)
     return parser
 

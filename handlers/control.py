@@ -24,6 +24,8 @@ async def health():
 async def reset(body: dict | None = None):
     rt = current()
     rt.store.reset(rt.fixtures if (body or {}).get("fixtures", True) else None)
+    if rt.transitions is not None:
+        rt.transitions.forget()
     return _health()
 
 

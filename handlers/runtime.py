@@ -21,6 +21,7 @@ class Runtime:
     specs: dict = field(default_factory=dict)   # spec name -> the spec as loaded
     vault_session_idle_ms: int = 30 * 60 * 1000
     limits: Any = None     # cancelgate.settings.Settings: the connection limits web/protocol.py reads
+    transitions: Any = None  # mock.transitions.Transitions: the state page's timeline
 
 
 _current: Runtime | None = None

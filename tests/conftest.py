@@ -3,71 +3,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
+
+# The server-start code and the boto3 client factory are the pytest plugin's, shipped in the
+# package (dogfooding: what users get is what this suite runs on).
+from cancelgate.pytest_plugin import Server, aws_client, free_port
+from cancelgate.pytest_plugin import start_server as _start_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen
-    log: Path
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        return self.process.wait(timeout=20)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
 def start_server(tmp: Path, *args: str, wait: bool = True) -> Server:
-    """Start `cancelgate serve` with `args` on a free port; wait until it answers.
-
-    The clock is manual unless `args` say `--clock real`: nothing moves by itself, so tests are
-    deterministic and advance time through the control plane when they mean to.
-    """
-    port = free_port()
-    log = tmp / f"server-{port}.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cancelgate.cli", "serve", "--port", str(port), "--clock", "manual", *args],
-        cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", process, log)
-    if wait:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{server.output()}")
-            try:
-                httpx.get(f"{server.url}/_cancelgate/health", timeout=1)
-                break  # any answer (a guarded control plane says 401) means it is serving
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                server.stop(signal.SIGKILL)
-                raise RuntimeError(f"server did not start:\n{server.output()}")
-            time.sleep(0.05)
-    return server
+    """Start `cancelgate serve` with `args` on a free port (manual clock); wait until it answers."""
+    return _start_server(tmp, *args, wait=wait, cwd=ROOT)
 
 
 def start_redis(folder: Path, port: int | None = None) -> tuple[str, subprocess.Popen]:
@@ -111,13 +66,6 @@ def redis_url(tmp_path_factory) -> str:
 BACKENDS = ["tinydb", "redis"]
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "both_stores: run the test against the TinyDB and the Redis "
-                                       "store (tests whose outcome depends on the store)")
-    config.addinivalue_line("markers", "slow: takes more than a few seconds (crash rounds, "
-                                       "benchmark smoke runs, fresh virtualenvs)")
-
-
 def pytest_generate_tests(metafunc):
     """The live server is TinyDB-backed; tests marked `both_stores` run once per backend."""
     if "server" in metafunc.fixturenames:
@@ -142,14 +90,6 @@ def live(server) -> Server:
     response = httpx.post(f"{server.url}/_cancelgate/reset", json={"fixtures": True})
     assert response.status_code == 200, response.text
     return server
-
-
-def aws_client(service: str, url: str, retries: dict | None = None, **config):
-    return boto3.client(
-        service, endpoint_url=url, region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",
-        # botocore's max_attempts counts retries; total_max_attempts 1 means no retry at all
-        config=Config(retries=retries or {"mode": "standard", "total_max_attempts": 1}, **config))
 
 
 @pytest.fixture

@@ -31,6 +31,10 @@ def test_wheel_carries_every_module_specs_and_fixtures(wheel, tmp_path):
     for fixture in (ROOT / "data").iterdir():
         assert f"cancelgate/data/{fixture.name}" in names
     assert not any(name.startswith("handlers/") for name in names)  # never shadows a user's `handlers`
+    assert "cancelgate/web/state_page.html" in names
+    assert "cancelgate/pytest_plugin.py" in names and "cancelgate/control_client.py" in names
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "[pytest11]\ncancelgate = cancelgate.pytest_plugin" in zipfile.ZipFile(wheel).read(entry_points).decode()
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
     found = subprocess.run(

@@ -39,14 +39,17 @@ def note(**facts: Any) -> None:
 class RecordRequests:
     """Outermost: times the request and writes its journal entry once the answer has gone."""
 
-    def __init__(self, app: ASGIApp, wires: WireMap, journal: Journal, clock):
+    def __init__(self, app: ASGIApp, wires: WireMap, journal: Journal, clock, unrecorded: tuple[str, ...] = ()):
+        """`unrecorded`: paths whose GETs are not journaled (the state page's polling)."""
         self.app = app
         self.wires = wires
         self.journal = journal
         self.clock = clock
+        self.unrecorded = frozenset(unrecorded)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.journal.enabled:
+        if (scope["type"] != "http" or not self.journal.enabled
+                or (scope["method"] == "GET" and scope["path"] in self.unrecorded)):
             return await self.app(scope, receive, send)
         notes: dict = {"status": 500}
         keys: list = []
