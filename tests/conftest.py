@@ -68,7 +68,7 @@ BACKENDS = ["tinydb", "redis"]
 
 def pytest_generate_tests(metafunc):
     """The live server is TinyDB-backed; tests marked `both_stores` run once per backend."""
-    if "server" in metafunc.fixturenames:
+    if "server" in metafunc.fixturenames and not hasattr(metafunc.module, "server"):  # a module's own wins
         both = metafunc.definition.get_closest_marker("both_stores") is not None
         metafunc.parametrize("server", BACKENDS if both else BACKENDS[:1], indirect=True, scope="session")
 

@@ -151,12 +151,31 @@ def test_csv_input(http, session):
 @pytest.mark.parametrize("csv,kind", [("id\n1012\n", "PARAMETER_REQUIRED"), ("job_id\nabc\n", "INVALID_DATA"),
                                       ("job_id\n", "INVALID_DATA"), ("", "PARAMETER_REQUIRED"),
                                       ("job_id\n" + "1012\n" * 501, "INVALID_DATA"),
-                                      ("job_id\n²\n", "INVALID_DATA"), ("job_id\n１０１２\n", "INVALID_DATA")])
+                                      ("job_id\n²\n", "INVALID_DATA"), ("job_id\n１０１２\n", "INVALID_DATA"),
+                                      ("job_id\n١٠١٢\n", "INVALID_DATA"), (b"job_id\n1012\xff\n", "INVALID_DATA"),
+                                      ("job_id\n" + "9" * (200 * 1024) + "\n", "INVALID_DATA")])
 def test_bad_csv_is_a_failure_and_changes_nothing(http, session, csv, kind):
     answer = http.post(f"{V}/services/jobs/actions/cancel", content=csv,
                        headers={"Authorization": session, "Content-Type": "text/csv; charset=utf-8"})
     failure(answer, kind)
     assert status(http, session, 1012)["data"]["status"] == "QUEUED"
+
+
+def test_a_csv_with_a_byte_order_mark_is_read(http, session):
+    """Excel's CSV starts with a UTF-8 byte-order mark; Vault reads it like any other."""
+    answer = http.post(f"{V}/services/jobs/actions/cancel", content="\ufeffjob_id\n1012\n".encode(),
+                       headers={"Authorization": session, "Content-Type": "text/csv"})
+    assert answer.json()["data"] == [{"responseStatus": "SUCCESS", "data": {"id": 1012}}]
+
+
+def test_xml_stays_well_formed_whatever_a_stored_title_holds(http, session):
+    from xml.etree import ElementTree
+    put = http.put("/_cancelgate/vault/jobs/4242", json={"status": "QUEUED", "vault_id": 1776,
+                                                          "title": "odd \ufffe\uffff title"})
+    assert put.status_code == 200, put.text
+    answer = http.get(f"{V}/services/jobs/4242", headers={"Authorization": session, "Accept": "application/xml"})
+    title = ElementTree.fromstring(answer.content).find("data/title").text
+    assert title == "odd \ufffd\ufffd title"
 
 
 def test_xml_output_carries_the_same_data(http, session):

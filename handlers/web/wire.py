@@ -7,6 +7,7 @@ place that knows what those formats are. Everything that goes wrong, anywhere, b
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
@@ -70,6 +71,11 @@ XML_ITEMS = {"errors": "error", "data": "job", "vaultIds": "vault", "links": "li
              "jobs": "job", "users": "user", "progress": "task"}
 
 
+# What XML 1.0 cannot carry at all, not even as a character reference (its `Char` production):
+# such a character in a stored value is sent as U+FFFD, so the document stays well-formed.
+NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def to_xml(body: dict) -> bytes:
     """The JSON answer as XML under <ApiRestResult>, built with ElementTree."""
     def fill(element: ElementTree.Element, value: object, name: str) -> None:
@@ -82,7 +88,7 @@ def to_xml(body: dict) -> bytes:
         elif isinstance(value, bool):
             element.text = "true" if value else "false"
         elif value is not None:
-            element.text = str(value)
+            element.text = NOT_XML.sub("\ufffd", str(value))
     root = ElementTree.Element(XML_ROOT)
     fill(root, body, XML_ROOT)
     return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)

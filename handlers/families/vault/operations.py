@@ -3,8 +3,6 @@ transaction (session, rate limits, the operation), answer in JSON or XML as the 
 with the X-VaultAPI-* headers."""
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 from datetime import datetime, timezone
@@ -13,6 +11,7 @@ from urllib.parse import urlencode
 from cancelgate.errors import ApiError
 from cancelgate.families.vault import (JOB_INDEX, JOBS, LIMITS, SESSION_EXPIRY, SESSIONS, USER_SESSIONS, USERS,
                                        VAULTS, lifecycle, limits, rules)
+from cancelgate.families.vault import csv_body
 from cancelgate.families.vault import sessions as vault_sessions
 from cancelgate.runtime import current
 from cancelgate.web.context import request
@@ -187,26 +186,11 @@ async def ValidateSessionUser(version: str, token_info: dict, exclude_vault_memb
 
 # --- jobs -----------------------------------------------------------------------------------
 
-def _ids_from_csv(body) -> list:
-    text = body.decode("utf-8") if isinstance(body, (bytes, bytearray)) else str(body or "")
-    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
-    header = [cell.strip() for cell in rows[0]] if rows else []
-    if "job_id" not in header:
-        raise ApiError("PARAMETER_REQUIRED", "Missing required parameter [job_id]: the CSV needs a job_id header")
-    column = header.index("job_id")
-    items = []
-    for row in rows[1:]:
-        cell = row[column].strip() if column < len(row) else ""
-        # ASCII digits only: str.isdigit() also holds for "²" and "١", which are no job ids
-        items.append({"job_id": int(cell) if cell.isascii() and cell.isdigit() else cell})
-    return items
-
-
 async def CancelJobInstances(version: str, body, token_info: dict, **_):
     _check_version(version, "CancelJobInstances")
     items = body
     if request.headers.get("content-type", "").split(";")[0].strip().lower() == "text/csv":
-        items = _ids_from_csv(body)
+        items = csv_body.job_ids(body)
         error = spec_schema_error(_spec(), "#/components/schemas/CancelList", items)
         if error:
             raise ApiError("INVALID_DATA", f"CSV body: {error}")
