@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     app.add_middleware(StampHeaders, MiddlewarePosition.BEFORE_CONTEXT, wires=wires)
     # Added in the order requests meet them, all inside the exception layer: where it comes
     # from, size and time limits, then who may call, then routing and validation.
-    app.add_middleware(CrossSiteGate, MiddlewarePosition.BEFORE_SWAGGER)
+    app.add_middleware(CrossSiteGate, MiddlewarePosition.BEFORE_SWAGGER, allowed_hosts=tuple(settings.allowed_hosts))
     app.add_middleware(RequestShape, MiddlewarePosition.BEFORE_SWAGGER, max_body=settings.max_body,
                        body_timeout=settings.body_timeout)
     token = admin_token(settings)

@@ -75,7 +75,7 @@ def _settings(args: argparse.Namespace):
                     vault_session_idle=args.vault_session_idle, store=args.store,
                     store_prefix=args.store_prefix, max_header_bytes=args.max_header_bytes,
                     max_headers=args.max_headers, header_timeout=args.header_timeout,
-                    max_connections=args.max_connections)
+                    max_connections=args.max_connections, allowed_hosts=args.allow_host)
 
 
 def _loopback(host: str) -> bool:
@@ -270,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     moves.add_argument("--no-lifecycle", action="store_true",
                        help="jobs move only when a request or the control plane moves them (default: off)")
     time_.add_argument("--vault-cancel-delay", type=_count_seconds, metavar="SECONDS",
-                       help="how long a Vault job stays CANCELLING before CANCELLED (default: 2, from the lifecycle file)")
+                       help="how long a Vault job stays CANCELLING before CANCELLED "
+                            "(default: 2, from the lifecycle file)")
     time_.add_argument("--vault-session-idle", type=_seconds, default=defaults.DEFAULTS.vault_session_idle,
                        metavar="SECONDS", help="a Vault session unused this long expires (default: 1800, 30 minutes)")
     guard = serve.add_argument_group("who may call")
@@ -280,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_argument("--aws-credentials", metavar="FILE",
                        help="verify SigV4 signatures of AWS requests against the keys in this "
                             "AWS shared-credentials file (default: accept any signature; needs cancelgate[sigv4])")
+    guard.add_argument("--allow-host", action="append", metavar="NAME", default=[],
+                       help="a host name browsers may use for this server besides its addresses and localhost "
+                            "(repeatable; against DNS rebinding)")
     guard.add_argument("--region", action="append", metavar="REGION",
                        help="with --aws-credentials: a region signatures may be scoped to (repeatable; "
                             "default: every region in botocore's endpoint data)")

@@ -14,6 +14,7 @@ import os
 import uuid
 
 from cancelgate.families import REGISTRY
+from cancelgate.store import StoreUnavailable
 
 log = logging.getLogger("cancelgate.lifecycle")
 
@@ -79,11 +80,20 @@ class Scheduler:
         return self.store.hold_lease("scheduler", self._holder, int(interval * 4000))
 
     async def run_forever(self, interval: float = 0.5) -> None:
+        """Tick until cancelled. A store outage pauses the ticks (one log line when it starts,
+        one when it ends, a growing pause between tries) and never ends this task."""
+        pause, outage = interval, False
         while True:
-            await asyncio.sleep(interval)
-            if not self._leader(interval) or self.idle():
-                continue
+            await asyncio.sleep(pause)
             try:
-                self.run_due()
+                if self._leader(interval) and not self.idle():
+                    self.run_due()
+                if outage:
+                    log.warning("the store answers again: jobs move on")
+                pause, outage = interval, False
+            except StoreUnavailable as error:
+                if not outage:
+                    log.warning("the store is unavailable, so jobs stand still until it is back: %s", error)
+                pause, outage = min(max(pause * 2, interval), 5.0), True
             except Exception:  # the server must keep serving whatever one tick does
                 log.exception("lifecycle tick failed")

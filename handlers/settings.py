@@ -1,7 +1,7 @@
 """Every default of the server, once: `cancelgate serve` takes its option defaults from here."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 HOST = "127.0.0.1"
 PORT = 4566
@@ -35,6 +35,7 @@ class Settings:
     max_headers: int = 100
     header_timeout: float = 10.0         # seconds to receive the header block
     max_connections: int = 1000          # open at once; one more is closed at once
+    allowed_hosts: list[str] = field(default_factory=list)  # names browsers may use for this server
 
 
 DEFAULTS = Settings()

@@ -57,10 +57,9 @@ def test_a_signed_body_cannot_be_swapped_for_another(signed_server):
     unsigned_payload = httpx.post(url, content=body_b,
                                   headers=signed_headers(url, body_b, content_sha="UNSIGNED-PAYLOAD"))
     assert unsigned_payload.status_code == 403
-    described = httpx.post(f"{signed_server.url}/v1/describejobs", content=b'{"jobs": ["%s"]}' % RUNNABLE.encode(),
-                           headers=signed_headers(f"{signed_server.url}/v1/describejobs",
-                                                  b'{"jobs": ["%s"]}' % RUNNABLE.encode()))
-    assert described.json()["jobs"][0]["status"] == "RUNNABLE" and "_stop" not in described.json()["jobs"][0]
+    # neither refused body recorded a cancel on job B: at the head of its queue it starts
+    moved = httpx.post(f"{signed_server.url}/_cancelgate/batch/queues/default/dispatch").json()
+    assert moved == {"jobId": RUNNABLE, "status": "STARTING"}
     good = httpx.post(url, content=body_a,
                       headers=signed_headers(url, body_a, content_sha=hashlib.sha256(body_a).hexdigest()))
     assert good.status_code == 200, good.text
@@ -102,7 +101,11 @@ def test_a_web_page_cannot_change_state(live, http):
                         headers={"Sec-Fetch-Site": "same-origin", "Content-Type": ""})
     assert no_type.status_code == 415
     assert http.get("/_cancelgate/health").json()["counts"]["batch_jobs"] == 15
-    http.post("/v1/describejobs", json={"jobs": [RUNNABLE]})
+    rebound = http.post("/v1/canceljob", json={"jobId": RUNNABLE, "reason": "rebinding"},
+                        headers={"Host": f"evil.example:{live.url.rsplit(':', 1)[1]}",
+                                 "Origin": f"http://evil.example:{live.url.rsplit(':', 1)[1]}",
+                                 "Sec-Fetch-Site": "same-origin"})
+    assert rebound.status_code == 403 and "--allow-host" in rebound.json()["message"]
     same_origin = http.post("/v1/canceljob", json={"jobId": SUBMITTED, "reason": "our own page"},
                             headers={"Origin": live.url, "Sec-Fetch-Site": "same-origin"})
     assert same_origin.status_code == 200
@@ -141,7 +144,7 @@ def test_a_repeated_scalar_query_parameter_is_refused(live, iot, http):
 def test_c1_control_characters_are_refused_in_a_reason(batch, http):
     with pytest.raises(batch.exceptions.ClientException):
         batch.cancel_job(jobId=RUNNABLE, reason="next\u0085line")
-    assert "_stop" not in http.post("/v1/describejobs", json={"jobs": [RUNNABLE]}).json()["jobs"][0]
+    assert http.post("/_cancelgate/batch/queues/default/dispatch").json() == {"jobId": RUNNABLE, "status": "STARTING"}
 
 
 # --- workers and exposure -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import select
 import socket
 import threading
+import time
 import uuid
 
 import httpx
@@ -85,34 +86,43 @@ def test_a_lost_exec_reply_is_answered_as_the_commit_it_was(proxied_server):
     assert (after["status"], after["versionNumber"]) == ("CANCELED", 2)
     assert after["statusDetails"]["detailsMap"] == {"why": "lost reply"}
 
+    proxy.dropped.clear()
     proxy.armed.set()
     created = iot.create_job(jobId="after-drop", targets=[before["thingArn"]], document="{}")
     assert created["jobId"] == "after-drop" and proxy.dropped.is_set()
+    listed = iot.list_jobs()["jobs"]
+    assert [job["jobId"] for job in listed].count("after-drop") == 1
 
 
 def test_resets_under_concurrent_submits_leave_no_orphans(redis_url, tmp_path):
     prefix = f"reset-{uuid.uuid4().hex[:8]}"
     server = start_server(tmp_path, "--store", redis_url, "--store-prefix", prefix)
     stop = threading.Event()
+    submitted = []
     try:
         def submit():
             batch = aws_client("batch", server.url)
             while not stop.is_set():
-                batch.submit_job(jobName="race", jobQueue="default", jobDefinition="d")
+                batch.submit_job(jobName="race", jobQueue="default", jobDefinition="report")
+                submitted.append(1)
         threads = [threading.Thread(target=submit) for _ in range(4)]
         for thread in threads:
             thread.start()
         for _ in range(10):
-            reset = httpx.post(f"{server.url}/_cancelgate/reset", json={"fixtures": False}, timeout=30)
+            # back to the fixtures (which hold the queue and definition the submits name)
+            reset = httpx.post(f"{server.url}/_cancelgate/reset", json={"fixtures": True}, timeout=30)
             assert reset.status_code == 200
+            time.sleep(0.05)
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
+        assert len(submitted) > 20   # the resets really raced writes
     finally:
         stop.set()
         server.stop()
     import redis
     client = redis.Redis.from_url(redis_url)
     ids = {k.decode() for k in client.smembers(f"{prefix}:ids:batch_jobs")}
-    docs = {k.decode().rsplit(":", 1)[1] for k in client.scan_iter(f"{prefix}:doc:batch_jobs:*", count=1000)}
+    head = f"{prefix}:doc:batch_jobs:"
+    docs = {k.decode()[len(head):] for k in client.scan_iter(f"{head}*", count=1000)}
     assert docs == ids

@@ -153,7 +153,8 @@ def test_csv_input(http, session):
                                       ("job_id\n" + "1012\n" * 501, "INVALID_DATA"),
                                       ("job_id\n²\n", "INVALID_DATA"), ("job_id\n１０１２\n", "INVALID_DATA"),
                                       ("job_id\n١٠١٢\n", "INVALID_DATA"), (b"job_id\n1012\xff\n", "INVALID_DATA"),
-                                      ("job_id\n" + "9" * (200 * 1024) + "\n", "INVALID_DATA")])
+                                      ("job_id\n" + "9" * (200 * 1024) + "\n", "INVALID_DATA"),
+                                      ("job_id\n" + "9" * 5000 + "\n", "INVALID_DATA")])
 def test_bad_csv_is_a_failure_and_changes_nothing(http, session, csv, kind):
     answer = http.post(f"{V}/services/jobs/actions/cancel", content=csv,
                        headers={"Authorization": session, "Content-Type": "text/csv; charset=utf-8"})

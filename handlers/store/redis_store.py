@@ -46,7 +46,7 @@ def _unavailable_when_unreachable(method):
     return wrapper
 
 
-class StoreBusy(RuntimeError):
+class StoreBusy(StoreUnavailable):
     """A transaction kept conflicting with others and gave up."""
 
 
@@ -98,7 +98,7 @@ class RedisStore:
         # single commands are retried on a new connection (a dropped one is not an outage);
         # transactions never are: a lost EXEC reply is settled by its commit key instead
         self.client = redis.Redis.from_url(
-            url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.01), 3),
+            url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.01), 3), socket_timeout=5, socket_connect_timeout=2,
             retry_on_error=[redis.ConnectionError, redis.TimeoutError])
         self.prefix = prefix
         try:

@@ -91,8 +91,11 @@ class WriteAheadLog:
                 raise ConfigError(f"--db {self.path} is not a cancelgate database (invalid JSON: {error})") from None
         if not isinstance(data, dict):
             raise ConfigError(f"--db {self.path}: the top level must be an object of table -> {{key: document}}")
-        covers = (data.pop(META, None) or {}).get("state", {}).get("covers", -1)
-        logs = [self.legacy_log_path] + [p for n, p in generations if n > covers] + [self.log_path]
+        meta = data.pop(META, None)
+        covers = (meta or {}).get("state", {}).get("covers", -1)
+        # 0.1.0's rotated journal is unfolded only if the snapshot is 0.1.0's too (no META)
+        legacy = [self.legacy_log_path] if meta is None else []
+        logs = legacy + [p for n, p in generations if n > covers] + [self.log_path]
         for log_path in logs:
             if log_path.exists():
                 _replay(data, log_path)
@@ -106,8 +109,7 @@ class WriteAheadLog:
         line = json.dumps(changes, separators=(",", ":")).encode() + b"\n"
         try:
             if self._fd is None:
-                self._fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                self._offset = os.fstat(self._fd).st_size
+                self._open_at_a_whole_line()
             view = memoryview(line)
             while view:
                 view = view[os.write(self._fd, view):]
@@ -119,6 +121,24 @@ class WriteAheadLog:
         self._offset += len(line)
         self.pending += 1
         self.pending_bytes += len(line)
+
+    def _open_at_a_whole_line(self) -> None:
+        """Open the live journal for appending, first cutting off a torn last line (left by a
+        failed append whose truncation failed too): glued to the next line, it would make that
+        acknowledged line, and every one after it, unreadable at recovery."""
+        fd = os.open(self.log_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        size = os.fstat(fd).st_size
+        end = size
+        while end > 0 and os.pread(fd, 1, end - 1) != b"\n":
+            end -= 1
+        if end != size:
+            try:
+                os.ftruncate(fd, end)
+                os.fsync(fd)
+            except OSError:
+                os.close(fd)
+                raise
+        self._fd, self._offset = fd, end
 
     def _truncate_back(self) -> None:
         if self._fd is None:

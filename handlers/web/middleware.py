@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -123,10 +124,26 @@ class CrossSiteGate:
     `Sec-Fetch-Site` or `Origin` says another site sent it is refused (403 in the family's
     wire), and so is a browser's body without a Content-Type (what `fetch(..., {mode:
     "no-cors"})` sends), which RequestShape would otherwise read as JSON. Our own pages
-    (Swagger UI, same origin, with a Content-Type) pass."""
+    (Swagger UI, same origin, with a Content-Type) pass.
 
-    def __init__(self, app: ASGIApp):
+    Against DNS rebinding (a hostile name resolving to 127.0.0.1, so that Origin and Host agree)
+    a browser's state-changing request must also name this server by an IP address,
+    `localhost`, or a name given with `--allow-host`."""
+
+    def __init__(self, app: ASGIApp, allowed_hosts: tuple[str, ...] = ()):
         self.app = app
+        self.allowed_hosts = {name.lower() for name in allowed_hosts}
+
+    def _known_host(self, host: bytes) -> bool:
+        name = host.decode("latin-1").lower()
+        name = name[1:name.find("]")] if name.startswith("[") else name.rsplit(":", 1)[0]
+        if name == "localhost" or name.endswith(".localhost") or name in self.allowed_hosts:
+            return True
+        try:
+            ipaddress.ip_address(name)
+            return True
+        except ValueError:
+            return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in CHANGING_METHODS:
@@ -138,6 +155,9 @@ class CrossSiteGate:
                     origin is not None and origin not in (b"http://" + host, b"https://" + host)):
                 raise HTTPException(403, "a state-changing request from another site is refused "
                                          "(Origin or Sec-Fetch-Site names another site)")
+            if from_a_browser(headers) and not self._known_host(host):
+                raise HTTPException(403, "a browser's state-changing request must name this server by its "
+                                         "address, localhost or a name given with --allow-host")
             if (scope["method"] in BODY_METHODS and from_a_browser(headers)
                     and not headers.get(b"content-type", b"").strip()):
                 raise HTTPException(415, "a browser's request body needs a Content-Type")

@@ -64,6 +64,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _headers_too_slow(self) -> None:
         self._header_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # an answer is still being made; the timer starts again once it has gone
         if self._in_headers and not self.transport.is_closing():
             if self._header_bytes or self._header_count:
                 self._refuse(408, f"request headers not received within {self._limits.header_timeout:g} s")
@@ -108,11 +110,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        # the next request on this connection gets its own header budget and deadline
+        # the next request on this connection gets its own header budget ...
         self._in_headers = True
         self._header_bytes = 0
+        self._header_count = 0
         self._start = b""
-        self._arm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # ... and its own deadline, counted from the previous answer, however long that took
+        if not self.transport.is_closing():
+            self._arm_header_timer()
 
     def connection_lost(self, exc) -> None:
         if getattr(self, "_header_timer", None) is not None:

@@ -33,5 +33,7 @@ def job_ids(body) -> list[dict]:
     items = []
     for row in rows[1:]:
         cell = row[column].strip() if column < len(row) else ""
-        items.append({"job_id": int(cell) if cell.isascii() and cell.isdigit() else cell})
+        # at most 18 digits: an int64, and far below Python's limit on converting digit strings
+        number = cell.isascii() and cell.isdigit() and len(cell) <= 18
+        items.append({"job_id": int(cell) if number else cell})
     return items
