@@ -245,6 +245,7 @@ def test_unsigned_requests_go_by_host(live):
     by_host = httpx.get(f"{live.url}/things/device-1/jobs", headers={"Host": DATA_HOST})
     assert set(by_host.json()) == {"inProgressJobs", "queuedJobs"}
     assert httpx.get(f"{live.url}/_iot-jobs-data/things/device-1/jobs").json() == by_host.json()
+    assert httpx.get(f"{live.url}/_cancelgate/health", headers={"Host": DATA_HOST}).json()["status"] == "ok"
 
 
 def test_the_endpoint_variable_botocore_reads(live, monkeypatch):
