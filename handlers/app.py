@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     data_plane = dict(specs).get("iot-jobs-data")
     if data_plane is not None:
         app.add_middleware(SplitPlanes, MiddlewarePosition.BEFORE_EXCEPTION, service="iot-jobs-data",
-                           host_prefix="data.jobs.iot", base_path=base_path(data_plane))
+                           host_prefix="data.jobs.iot", base_path=base_path(data_plane), keep=control_base)
     app.add_middleware(RecordRequests, MiddlewarePosition.BEFORE_EXCEPTION, wires=wires,
                        journal=journal, clock=clock, unrecorded=(f"{control_base}/state",))
     app.add_middleware(RecordTransitions, MiddlewarePosition.BEFORE_EXCEPTION, store=store, clock=clock,

@@ -245,6 +245,7 @@ def test_unsigned_requests_go_by_host(live):
     by_host = httpx.get(f"{live.url}/things/device-1/jobs", headers={"Host": DATA_HOST})
     assert set(by_host.json()) == {"inProgressJobs", "queuedJobs"}
     assert httpx.get(f"{live.url}/_iot-jobs-data/things/device-1/jobs").json() == by_host.json()
+    assert httpx.get(f"{live.url}/_cancelgate/health", headers={"Host": DATA_HOST}).json()["status"] == "ok"
 
 
 def test_the_endpoint_variable_botocore_reads(live, monkeypatch):
@@ -405,3 +406,19 @@ def test_abort_config_cancels_the_job_when_failures_pass_the_threshold(live, iot
     running = device.update_job_execution(thingName=things[2], jobId=job, status="SUCCEEDED",
                                           includeJobExecutionState=True)  # an abort is not forced
     assert running["executionState"]["status"] == "SUCCEEDED"
+
+
+def test_the_lifecycle_file_names_things_that_wait_for_a_device(tmp_path):
+    lifecycle = tmp_path / "lifecycle.yaml"
+    lifecycle.write_text("iot:\n  waitForDevice: ['bench-*']\n")
+    server = start_server(tmp_path, "--lifecycle", str(lifecycle))
+    try:
+        iot, device = aws_client("iot", server.url), aws_client("iot-jobs-data", server.url)
+        for thing in ("bench-1", "field-1"):
+            iot.create_thing(thingName=thing)
+        iot.create_job(jobId="j", targets=[ARN.format("bench-1"), ARN.format("field-1")], document="{}")
+        httpx.post(f"{server.url}/_cancelgate/clock/advance", json={"seconds": 3600})
+        assert device.describe_job_execution(thingName="bench-1", jobId="j")["execution"]["status"] == "QUEUED"
+        assert device.describe_job_execution(thingName="field-1", jobId="j")["execution"]["status"] != "QUEUED"
+    finally:
+        server.stop()

@@ -30,15 +30,21 @@ def signing_scope(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | None:
     return (match["region"].decode("latin-1"), match["service"].decode("latin-1")) if match else None
 
 
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
 class SplitPlanes:
     """Prefixes `base_path` to the path of requests meant for `service` (by signing scope, or by
-    a Host starting with `host_prefix` when unsigned)."""
+    a Host starting with `host_prefix` when unsigned); paths under `keep` (the control plane)
+    are never moved."""
 
-    def __init__(self, app: ASGIApp, service: str, host_prefix: str, base_path: str):
+    def __init__(self, app: ASGIApp, service: str, host_prefix: str, base_path: str, keep: str):
         self.app = app
         self.service = service
         self.host_prefix = host_prefix.encode()
         self.base = base_path.rstrip("/")
+        self.keep = keep.rstrip("/")
 
     def _wanted(self, headers: list[tuple[bytes, bytes]]) -> bool:
         signed = signing_scope(headers)
@@ -49,7 +55,7 @@ class SplitPlanes:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if (scope["type"] == "http" and path != self.base and not path.startswith(self.base + "/")
+        if (scope["type"] == "http" and not _under(path, self.base) and not _under(path, self.keep)
                 and self._wanted(scope["headers"])):
             raw = scope.get("raw_path") or path.encode()
             # the signature covers the path the client sent: web/sigv4.py verifies that one

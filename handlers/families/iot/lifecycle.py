@@ -6,6 +6,7 @@ does on the clock whoever drives the execution: an IN_PROGRESS execution past it
 retried as its job's `jobExecutionsRetryConfig` allows."""
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 
 from cancelgate.families import durations
@@ -21,6 +22,8 @@ CONFIG_SCHEMA = {
                       "properties": {s: {"type": "number", "minimum": 0} for s in STATUSES}},
         "outcomes": {"type": "object", "additionalProperties": False, "minProperties": 1,
                      "properties": {s: {"type": "number", "minimum": 0, "maximum": 1} for s in OUTCOMES}},
+        # thing-name patterns (fnmatch: `sensor-*`) whose executions wait for a real device
+        "waitForDevice": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 128}},
     },
 }
 
@@ -38,9 +41,11 @@ def outcome(execution: dict, shares: dict) -> str:
 
 
 def _follow(config: dict):
+    patterns = config.get("waitForDevice", [])
+
     def follow(execution: dict) -> str | None:
-        if execution.get("_device"):
-            return None  # a real device drives it (it touched it, or its thing says simulate: false)
+        if execution.get("_device") or any(fnmatch.fnmatchcase(execution["thingName"], p) for p in patterns):
+            return None  # a real device drives it (it touched it, its thing or the lifecycle file says so)
         if execution["status"] == "QUEUED":
             return "IN_PROGRESS"
         if execution["status"] == "IN_PROGRESS":

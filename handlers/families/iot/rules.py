@@ -248,6 +248,7 @@ def put_execution(things, jobs, executions, thing_name: str, job_id: str, given:
         execution["startedAt"] = previous.get("startedAt", now)
     if given.get("forceCanceled"):
         execution["forceCanceled"] = True
+    execution.update(execution_settings(job))
     execution.update(device_driven(thing) or {k: previous[k] for k in ("_device", "_waits") if k in previous})
     executions[execution_key(thing_name, job_id)] = execution
     return execution
