@@ -31,7 +31,8 @@ def test_cli_cancels_and_describes_a_batch_job(live):
 
 
 def test_cli_reports_client_exception(live):
-    refused = aws(live, "batch", "cancel-job", "--job-id", "not-a-job-id", "--reason", "x")
+    # AWS answers 200 for any job id it does not know; a reason over 1024 characters is refused
+    refused = aws(live, "batch", "cancel-job", "--job-id", "not-a-job-id", "--reason", "x" * 1025)
     assert refused.returncode != 0
     assert "ClientException" in refused.stderr
 

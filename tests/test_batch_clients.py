@@ -21,7 +21,8 @@ INSTALL_TIMEOUT_S = 900
 
 
 def venv_with(tmp_path: Path, *packages: str) -> Path:
-    """A venv over this interpreter's site-packages with `packages` installed; its python."""
+    """A venv over this interpreter's site-packages with `packages` installed; its python
+    (once per module and client, whichever store backend the live tests run on)."""
     folder = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(folder)], check=True)
     python = folder / "bin" / "python"
@@ -33,6 +34,17 @@ def venv_with(tmp_path: Path, *packages: str) -> Path:
     if install.returncode != 0:
         pytest.skip(f"pip install {' '.join(packages)} failed: {install.stderr[-500:]}")
     return python
+
+
+@pytest.fixture(scope="module")
+def metaflow(tmp_path_factory) -> Path:
+    return venv_with(tmp_path_factory.mktemp("metaflow"), "metaflow")
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory) -> Path:
+    # the provider needs Airflow itself (a few minutes to install; the hook imports airflow core)
+    return venv_with(tmp_path_factory.mktemp("airflow"), "apache-airflow-providers-amazon")
 
 
 def run(python: Path, url: str, script: str, **env: str) -> dict:
@@ -97,8 +109,8 @@ METAFLOW_KILL = """
 """
 
 
-def test_metaflow_batch_client_launches_a_job_and_kills_it(live, tmp_path):
-    python = venv_with(tmp_path, "metaflow")
+def test_metaflow_batch_client_launches_a_job_and_kills_it(live, metaflow):
+    python = metaflow
     queue = fresh_queue(live)
     launched = run(python, live.url, METAFLOW_LAUNCH.format(queue=queue))
     assert {"default", "gpu", queue} <= set(launched["active"])
@@ -114,3 +126,44 @@ def test_metaflow_batch_client_launches_a_job_and_kills_it(live, tmp_path):
     # a second launch with the same definition finds it (DescribeJobDefinitions by name, ACTIVE)
     again = run(python, live.url, METAFLOW_LAUNCH.format(queue=queue))
     assert again["definition"] == launched["definition"]
+
+
+AIRFLOW = """
+    import json
+    from airflow.exceptions import AirflowException
+    from airflow.providers.amazon.aws.hooks.batch_client import BatchClientHook
+    hook = BatchClientHook(aws_conn_id=None, region_name="us-east-1")
+    done, running = {done!r}, {running!r}
+    hook.wait_for_job(done, delay=0.1)
+    answer = {{"succeeded": hook.check_job_success(done), "done_logs": hook.get_job_awslogs_info(done),
+              "running_logs": hook.get_job_awslogs_info(running)}}
+    hook.terminate_job(running, "stopped by airflow")
+    hook.wait_for_job(running, delay=0.1)
+    try:
+        hook.check_job_success(running)
+    except AirflowException as error:
+        answer["failure"] = str(error)
+    answer["killed"] = hook.get_job_description(running)
+    print(json.dumps(answer))
+"""
+
+
+def test_airflow_batch_client_hook_waits_reads_log_streams_and_terminates(live, airflow, tmp_path):
+    queue = fresh_queue(live)
+    batch = aws_client("batch", live.url)
+    done = batch.submit_job(jobName="airflow-done", jobQueue=queue, jobDefinition="report")["jobId"]
+    advance(live.url, 30)    # SUCCEEDED
+    running = batch.submit_job(jobName="airflow-running", jobQueue=queue, jobDefinition="report:1")["jobId"]
+    advance(live.url, 5)     # RUNNING
+    answer = run(airflow, live.url, AIRFLOW.format(done=done, running=running),
+                 AIRFLOW_HOME=str(tmp_path / "airflow-home"))
+    assert answer["succeeded"] is True
+    stream = answer["done_logs"]["awslogs_stream_name"]
+    assert stream.startswith("report/default/") and len(stream.rsplit("/", 1)[1]) == 32
+    assert answer["done_logs"]["awslogs_group"] == "/aws/batch/job"
+    assert answer["done_logs"]["awslogs_region"] == "us-east-1"
+    assert answer["running_logs"]["awslogs_stream_name"].startswith("report/default/")
+    assert "failed" in answer["failure"]
+    killed = answer["killed"]
+    assert (killed["status"], killed["isTerminated"], killed["statusReason"]) == ("FAILED", True, "stopped by airflow")
+    assert killed["attempts"][-1]["container"]["exitCode"] == 143

@@ -66,7 +66,8 @@ def test_generated_batch_client_submits_cancels_and_describes(batch_client):
     jobs = describe.sync(client=client, body=models.DescribeJobsRequest(jobs=[submitted.job_id])).jobs
     assert [(j.status, j.is_cancelled, j.status_reason) for j in jobs] == [
         (models.JobStatus.FAILED, True, "from a stub")]
-    refused = cancel.sync(client=client, body=models.CancelJobRequest(job_id="not-an-id", reason="x"))
+    # any non-empty id is one AWS answers 200 for; an empty id is refused
+    refused = cancel.sync(client=client, body=models.CancelJobRequest(job_id="", reason="x"))
     assert isinstance(refused, models.AwsError) and refused.field_type_ == "ClientException"
 
 
