@@ -143,5 +143,5 @@ def run_checks(url: str, families: list[str], max_examples: int | None,
     table = [header] + [(f, r, str(o), c, f"{t:.1f}s") for f, r, o, c, _, t in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     return 0 if all(row[1] == "ok" for row in rows) else 1

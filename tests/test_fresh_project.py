@@ -21,7 +21,8 @@ def test_cancel_through_boto3(batch_client, cancelgate):
 
 def test_iot_and_vault(iot_client, vault_session, cancelgate):
     cancelgate.put_iot_execution("device-9", "job-9", status="IN_PROGRESS")
-    assert iot_client.describe_job_execution(jobId="job-9", thingName="device-9")["execution"]["status"] == "IN_PROGRESS"
+    execution = iot_client.describe_job_execution(jobId="job-9", thingName="device-9")["execution"]
+    assert execution["status"] == "IN_PROGRESS"
     assert vault_session.get("/services/jobs/1001").json()["responseStatus"] == "SUCCESS"
 '''
 

@@ -146,7 +146,8 @@ def test_page_renders_and_shows_a_boto3_cancel_within_2_s(live, browser_on, tmp_
     took = page.wait_for(f"!!document.querySelector(\"{cancelled}\")", 2)
     row = page.evaluate(f"document.querySelector(\"{cancelled}\").textContent")
     assert "SUBMITTED" in row and "CancelJob" in row, row
-    assert page.evaluate(f"!!document.querySelector(\"#table-batch_jobs tr[data-id='{job_id}'][data-status='FAILED']\")")
+    row = f"#table-batch_jobs tr[data-id='{job_id}'][data-status='FAILED']"
+    assert page.evaluate(f"!!document.querySelector(\"{row}\")")
     print(f"cancel visible on the page after {took:.2f} s")
 
     # fault rules with their counters

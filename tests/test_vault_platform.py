@@ -170,9 +170,9 @@ def test_every_status_through_control_plane_and_lifecycle_file(tmp_path):
                 http.put(f"/_cancelgate/vault/jobs/{600 + n}", json={"status": status, "vault_id": 1776})
             results = ok(http.post(f"{V}/services/jobs/actions/cancel",
                                    json=[{"job_id": 600 + n} for n in range(len(statuses))], headers=session))["data"]
-            answered = {status: r["responseStatus"] for status, r in zip(statuses, results)}
+            answered = {status: r["responseStatus"] for status, r in zip(statuses, results, strict=True)}
             assert {s for s, r in answered.items() if r == "SUCCESS"} == {"SCHEDULED", "QUEUED", "QUEUEING"}
-            for status, r in zip(statuses, results):
+            for status, r in zip(statuses, results, strict=True):
                 if r["responseStatus"] == "FAILURE":
                     assert r["errors"] == {"type": "INVALID_DATA",
                                            "message": f"Job [{600 + statuses.index(status)}] is not found in "
@@ -281,8 +281,9 @@ def test_burst_and_daily_limits_count_down_per_vault_and_reset(tmp_path):
                 "X-VaultAPI-BurstLimitRemaining"] == "1"                             # another vault
             advance(http, 300)                    # the next 5-minute window
             answer = http.post(f"{V}/keep-alive", headers=headers)
-            assert (answer.headers["X-VaultAPI-BurstLimitRemaining"], answer.headers["X-VaultAPI-DailyLimitRemaining"]) == (
-                "2", "1")
+            remaining = (answer.headers["X-VaultAPI-BurstLimitRemaining"],
+                         answer.headers["X-VaultAPI-DailyLimitRemaining"])
+            assert remaining == ("2", "1")
             ok(http.post(f"{V}/keep-alive", headers=headers))
             failure(http.post(f"{V}/keep-alive", headers=headers), "API_LIMIT_EXCEEDED")   # daily used up
             advance(http, 86400)                  # the next day (the idle session is gone by now)

@@ -79,7 +79,8 @@ def test_sessions_hashed_capped_and_expired_by_the_index():
     mine: dict = {}
     expiry: dict = {}
     with pytest.raises(ApiError):
-        vault_sessions.login(users, sessions, mine, expiry, "u", "nope", 0, "s0", idle_ms=1000, hard_ms=5000, per_user=2)
+        vault_sessions.login(users, sessions, mine, expiry, "u", "nope", 0, "s0", idle_ms=1000, hard_ms=5000,
+                             per_user=2)
     for n in range(3):
         vault_sessions.login(users, sessions, mine, expiry, "u", "pw", n, f"s{n}", idle_ms=1000, hard_ms=5000,
                              per_user=2)

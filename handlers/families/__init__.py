@@ -11,7 +11,8 @@ from __future__ import annotations
 from cancelgate.families import batch, iot, iot_jobs_data, vault
 from cancelgate.families.family import Family, Lifecycle
 
-REGISTRY: dict[str, Family] = {family.name: family for family in (batch.FAMILY, iot.FAMILY, iot_jobs_data.FAMILY, vault.FAMILY)}
+REGISTRY: dict[str, Family] = {family.name: family for family in (batch.FAMILY, iot.FAMILY, iot_jobs_data.FAMILY,
+                                                                  vault.FAMILY)}
 
 __all__ = ["REGISTRY", "Family", "Lifecycle", "table_owner"]
 

@@ -44,7 +44,7 @@ def allowed_methods(specs: list[tuple[str, dict]]):
             spanning = {param["name"] for param in _parameters(spec, item)
                         if param.get("in") == "path" and (param.get("schema") or {}).get("format") == "path"}
             pattern = re.sub(r"\\{([^}]+)\\}",
-                             lambda m: ".+" if m.group(1) in spanning else "[^/]+",
+                             lambda m, spanning=spanning: ".+" if m.group(1) in spanning else "[^/]+",
                              re.escape(base_path(spec) + path))
             methods = {m.upper() for m in item if m in ("get", "put", "post", "delete", "patch")}
             if "GET" in methods:

@@ -65,7 +65,7 @@ class RecordTransitions:
         docs = self.store.transact(lambda tx: [tx.table(kind).get(key) for kind, key in written])
         now = self.clock.now_ms()
         operation = operation_of({"extensions": extensions})
-        for (kind, key), doc in zip(written, docs):
+        for (kind, key), doc in zip(written, docs, strict=True):
             if doc is not None and isinstance(doc.get("status"), str):
                 self.transitions.request(now, table_owner(kind).name, kind, key, doc["status"], operation)
 
