@@ -61,7 +61,8 @@ def world(batch, live, max_vcpus: int = 4) -> tuple[str, str, str]:
         jobDefinitionName=unique("def"), type="container", parameters={"day": "monday", "size": "s"},
         containerProperties={"image": "busybox", "command": ["echo", "Ref::day", "Ref::size"],
                              "environment": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-                             "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "256"}],
+                             "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                      {"type": "MEMORY", "value": "256"}],
                              "logConfiguration": {"logDriver": "awslogs"}},
         retryStrategy={"attempts": 1}, timeout={"attemptDurationSeconds": 600},
         platformCapabilities=["EC2"], tags={"team": "data"})["jobDefinitionArn"]
@@ -78,7 +79,8 @@ def test_fixture_account_has_environments_queues_and_definition_revisions(batch)
     assert {e["status"] for e in envs.values()} == {"VALID"}
     queues = {q["jobQueueName"]: q for q in batch.describe_job_queues()["jobQueues"]}
     assert queues["default"]["priority"] == 1 and "gpu" in queues
-    assert queues["default"]["computeEnvironmentOrder"][0]["computeEnvironment"] == f"{ARN}:compute-environment/ec2-managed"
+    order = queues["default"]["computeEnvironmentOrder"]
+    assert order[0]["computeEnvironment"] == f"{ARN}:compute-environment/ec2-managed"
     revisions = batch.describe_job_definitions(jobDefinitionName="report")["jobDefinitions"]
     assert [(d["revision"], d["status"]) for d in revisions] == [(1, "ACTIVE"), (2, "ACTIVE")]
 
@@ -90,17 +92,20 @@ def test_compute_environment_lives_creating_valid_updating_deleting_deleted(batc
     arn = environment(batch, name, kind="SPOT")
     assert arn == f"{ARN}:compute-environment/{name}"
     described = batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"][0]
-    assert (described["status"], described["state"], described["computeResources"]["maxvCpus"]) == ("CREATING", "ENABLED", 4)
+    shown = (described["status"], described["state"], described["computeResources"]["maxvCpus"])
+    assert shown == ("CREATING", "ENABLED", 4)
     advance(live.url, 5)
     assert batch.describe_compute_environments(computeEnvironments=[arn])["computeEnvironments"][0]["status"] == "VALID"
     batch.update_compute_environment(computeEnvironment=arn, state="DISABLED", computeResources={"maxvCpus": 8})
     described = batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"][0]
-    assert (described["status"], described["state"], described["computeResources"]["maxvCpus"]) == ("UPDATING", "DISABLED", 8)
+    shown = (described["status"], described["state"], described["computeResources"]["maxvCpus"])
+    assert shown == ("UPDATING", "DISABLED", 8)
     advance(live.url, 5)
     batch.delete_compute_environment(computeEnvironment=name)
-    assert batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"][0]["status"] == "DELETING"
+    status = lambda: batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"][0]["status"]
+    assert status() == "DELETING"
     advance(live.url, 5)
-    assert batch.describe_compute_environments(computeEnvironments=[name])["computeEnvironments"][0]["status"] == "DELETED"
+    assert status() == "DELETED"
     listed = {e["computeEnvironmentName"] for e in batch.describe_compute_environments()["computeEnvironments"]}
     assert name not in listed
     environment(batch, name)   # a DELETED environment's name may be used again
@@ -175,7 +180,8 @@ def test_delete_queue_needs_disabled_then_ends_every_job(batch, live):
     batch.update_job_queue(jobQueue=queue, state="DISABLED")
     batch.delete_job_queue(jobQueue=queue_arn)
     cancelled, terminated = job(batch, waiting), job(batch, running)
-    assert (cancelled["status"], cancelled["isCancelled"], cancelled["statusReason"]) == ("FAILED", True, "Job queue deleted")
+    assert (cancelled["status"], cancelled["isCancelled"], cancelled["statusReason"]) == (
+        "FAILED", True, "Job queue deleted")
     assert cancelled["attempts"] == []
     assert (terminated["status"], terminated["isTerminated"]) == ("FAILED", True)
     assert terminated["attempts"][-1]["container"]["exitCode"] == 143
@@ -218,11 +224,13 @@ def test_job_definition_revisions_describe_and_deregister(batch):
     rest = batch.describe_job_definitions(jobDefinitionName=name, maxResults=1, nextToken=page["nextToken"])
     assert rest["jobDefinitions"][0]["revision"] == 2
     batch.deregister_job_definition(jobDefinition=f"{name}:2")
-    assert [d["revision"] for d in batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")["jobDefinitions"]] == [1]
+    active = batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")["jobDefinitions"]
+    assert [d["revision"] for d in active] == [1]
     assert batch.describe_job_definitions(jobDefinitions=[f"{name}:2"])["jobDefinitions"][0]["status"] == "INACTIVE"
     submitted = batch.submit_job(jobName="j", jobQueue="default", jobDefinition=name)   # latest ACTIVE: 1
     assert job(batch, submitted["jobId"])["jobDefinition"] == f"{ARN}:job-definition/{name}:1"
-    assert "INACTIVE" in client_error(batch, batch.submit_job, jobName="j", jobQueue="default", jobDefinition=f"{name}:2")
+    assert "INACTIVE" in client_error(batch, batch.submit_job, jobName="j", jobQueue="default",
+                                      jobDefinition=f"{name}:2")
     batch.deregister_job_definition(jobDefinition=first["jobDefinitionArn"])
     assert client_error(batch, batch.submit_job, jobName="j", jobQueue="default", jobDefinition=name) == \
         f"JobDefinition name {name} does not exist or is not in ACTIVE status"
@@ -247,7 +255,8 @@ def test_submit_by_arns_with_every_override_and_unbounded_strings(batch, live):
     assert detail["jobQueue"] == queue and detail["jobDefinition"] == definition
     assert detail["parameters"] == {"day": "monday", "size": "xl"}
     assert detail["container"]["command"] == ["echo", "monday", "xl"]
-    assert detail["container"]["environment"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "line one\nline two"},
+    assert detail["container"]["environment"] == [{"name": "A", "value": "1"},
+                                                  {"name": "B", "value": "line one\nline two"},
                                                   {"name": "C", "value": "3"}]
     assert detail["retryStrategy"] == {"attempts": 1} and detail["timeout"] == {"attemptDurationSeconds": 600}
     assert detail["platformCapabilities"] == ["EC2"] and detail["tags"] == {"run": "1"}
@@ -287,10 +296,12 @@ def test_job_detail_has_container_task_log_stream_and_attempts(batch, live):
     done = job(batch, ok)
     assert done["status"] == "SUCCEEDED" and "statusReason" not in done
     assert [a["container"]["exitCode"] for a in done["attempts"]] == [0]
-    assert done["attempts"][0]["startedAt"] == done["startedAt"] and done["attempts"][0]["stoppedAt"] == done["stoppedAt"]
+    attempt = done["attempts"][0]
+    assert attempt["startedAt"] == done["startedAt"] and attempt["stoppedAt"] == done["stoppedAt"]
     assert done["container"]["exitCode"] == 0 and done["container"]["logStreamName"] == f"{name}/default/{task}"
     stopped = job(batch, killed)
-    assert (stopped["status"], stopped["isTerminated"], stopped["statusReason"]) == ("FAILED", True, "operator says stop")
+    assert (stopped["status"], stopped["isTerminated"], stopped["statusReason"]) == (
+        "FAILED", True, "operator says stop")
     assert stopped["attempts"][-1]["container"]["exitCode"] == 143 and stopped["container"]["exitCode"] == 143
     assert stopped["attempts"][-1]["statusReason"] == "operator says stop"
     cancelled = job(batch, never)
@@ -324,7 +335,8 @@ def test_each_region_is_its_own_namespace(batch, live):
                           config=Config(retries={"mode": "standard", "total_max_attempts": 1}))
     assert europe.describe_job_queues()["jobQueues"] == []
     assert europe.describe_jobs(jobs=["00000000-0000-4000-8000-000000000001"])["jobs"] == []
-    assert "not found" in client_error(europe, europe.submit_job, jobName="j", jobQueue="default", jobDefinition="report")
+    assert "not found" in client_error(europe, europe.submit_job, jobName="j", jobQueue="default",
+                                       jobDefinition="report")
     queue = europe.create_job_queue(jobQueueName="default", priority=1)["jobQueueArn"]
     assert queue == f"arn:aws:batch:eu-west-1:{ACCOUNT}:job-queue/default"
     europe.register_job_definition(jobDefinitionName="report", type="container", containerProperties={"image": "b"})
@@ -335,7 +347,8 @@ def test_each_region_is_its_own_namespace(batch, live):
     assert batch.describe_jobs(jobs=[submitted["jobId"]])["jobs"] == []      # not in us-east-1
     batch.cancel_job(jobId=submitted["jobId"], reason="wrong region")          # 200: no such job here
     assert job(europe, submitted["jobId"])["status"] == "SUBMITTED"
-    assert [d["revision"] for d in batch.describe_job_definitions(jobDefinitionName="report")["jobDefinitions"]] == [1, 2]
+    revisions = batch.describe_job_definitions(jobDefinitionName="report")["jobDefinitions"]
+    assert [d["revision"] for d in revisions] == [1, 2]
 
 
 # --- tags and what is not emulated ---------------------------------------------------------------

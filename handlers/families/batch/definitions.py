@@ -25,7 +25,8 @@ def _names(world: World, name: str) -> dict:
 def register(world: World, request: dict, now: int) -> dict:
     kind = request["type"]
     if kind == "container" and not any(k in request for k in ("containerProperties", "ecsProperties", "eksProperties")):
-        raise ApiError("ClientException", "A container job definition needs containerProperties, ecsProperties or eksProperties")
+        raise ApiError("ClientException",
+                       "A container job definition needs containerProperties, ecsProperties or eksProperties")
     if kind == "multinode" and "nodeProperties" not in request:
         raise ApiError("ClientException", "A multinode job definition needs nodeProperties")
     name = request["jobDefinitionName"]

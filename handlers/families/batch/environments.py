@@ -55,7 +55,8 @@ def create(world: World, request: dict, now: int) -> dict:
     arn = world.arn("compute-environment", name)
     env.update(computeEnvironmentName=name, computeEnvironmentArn=arn, status="CREATING",
                statusReason="Compute environment is being created",
-               ecsClusterArn=f"arn:aws:ecs:{world.region}:{world.account}:cluster/{name}_Batch_{uuid.uuid5(uuid.NAMESPACE_URL, arn).hex[:12]}",
+               ecsClusterArn=(f"arn:aws:ecs:{world.region}:{world.account}:cluster/"
+                              f"{name}_Batch_{uuid.uuid5(uuid.NAMESPACE_URL, arn).hex[:12]}"),
                containerOrchestrationType="EKS" if "eksConfiguration" in request else "ECS",
                uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{arn}@{now}")),
                _region=world.region, _since=now)
@@ -66,7 +67,8 @@ def create(world: World, request: dict, now: int) -> dict:
 def update(world: World, request: dict, now: int) -> dict:
     env = existing(world, request["computeEnvironment"])
     if env["status"] in ("CREATING", "DELETING"):
-        raise ApiError("ClientException", f"Cannot update, compute environment {env['computeEnvironmentName']} is {env['status']}")
+        raise ApiError("ClientException",
+                       f"Cannot update, compute environment {env['computeEnvironmentName']} is {env['status']}")
     changed = {**env}
     for field in ("state", "unmanagedvCpus", "serviceRole", "updatePolicy", "context", "ecsSettings"):
         if field in request:
@@ -95,7 +97,8 @@ def delete(world: World, request: dict, now: int) -> dict:
              if q.get("_region") == world.region and q["status"] != "DELETED"
              and any(e["computeEnvironment"] == env["computeEnvironmentArn"] for e in q["computeEnvironmentOrder"])]
     if using:
-        raise ApiError("ClientException", f"Cannot delete, found existing JobQueue relationship ({', '.join(sorted(using))})")
+        raise ApiError("ClientException",
+                       f"Cannot delete, found existing JobQueue relationship ({', '.join(sorted(using))})")
     if env["status"] != "DELETING":
         world.environments[world.key(env["computeEnvironmentName"])] = {
             **env, "status": "DELETING", "statusReason": "Compute environment is being deleted", "_since": now}

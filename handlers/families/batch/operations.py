@@ -9,7 +9,7 @@ import re
 import uuid
 
 from cancelgate.errors import ApiError
-from cancelgate.families.batch import (JOBS, definitions, detail, environments, queues, rules, submission,
+from cancelgate.families.batch import (definitions, detail, environments, queues, rules, submission,
                                        tagging, world_of)
 from cancelgate.runtime import current
 from cancelgate.web.context import request

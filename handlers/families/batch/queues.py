@@ -79,7 +79,8 @@ def delete(world: World, request: dict, now: int) -> dict:
     so its one scan of the jobs is off every hot path)."""
     queue = existing(world, request["jobQueue"])
     if queue["state"] != "DISABLED":
-        raise ApiError("ClientException", f"Cannot delete, JobQueue {queue['jobQueueName']} is ENABLED; disable it first")
+        raise ApiError("ClientException",
+                       f"Cannot delete, JobQueue {queue['jobQueueName']} is ENABLED; disable it first")
     if queue["status"] == "DELETING":
         return {}
     name = queue["jobQueueName"]

@@ -461,7 +461,8 @@ def delete_execution(things, executions, thing_name: str, job_id: str, execution
 def thing_view(thing: dict) -> dict:
     config = thing.get("_config", {})
     shown = {"defaultClientId": thing["thingName"], "thingName": thing["thingName"], "thingId": thing["thingId"],
-             "thingArn": thing["thingArn"], "attributes": dict(config.get("attributePayload", {}).get("attributes", {})),
+             "thingArn": thing["thingArn"],
+             "attributes": dict(config.get("attributePayload", {}).get("attributes", {})),
              "version": thing.get("version", 1)}
     for field in ("thingTypeName", "billingGroupName"):
         if field in config:
@@ -532,7 +533,8 @@ def list_things(things, attribute_name: str | None, attribute_value: str | None,
             if value is None or (attribute_value is not None and
                                  not (value.startswith(attribute_value) if prefix else value == attribute_value)):
                 continue
-        shown.append({k: view[k] for k in ("thingName", "thingTypeName", "thingArn", "attributes", "version") if k in view})
+        shown.append({k: view[k] for k in ("thingName", "thingTypeName", "thingArn", "attributes", "version")
+                      if k in view})
     return shown
 
 
