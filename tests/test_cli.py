@@ -28,7 +28,8 @@ def test_check_passes_against_a_good_deployment(live):
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
     spec = yaml.safe_load((ROOT / "openapi" / "batch.yaml").read_text())
-    operations = sum(1 for item in spec["paths"].values() for method in item if method in ("get", "post", "put", "delete"))
+    operations = sum(1 for item in spec["paths"].values() for method in item
+                     if method in ("get", "post", "put", "delete"))
     assert lines[0] == "batch: loaded"  # progress first, one line per phase (not a terminal)
     assert any(line.startswith(f"batch: examples {operations}/{operations} operations (") for line in lines), lines
     assert any(line.startswith("batch: ok (") for line in lines)
