@@ -19,7 +19,7 @@ _SECRET_KEYS = {"vault_sessions"}  # keyed by session id, a bearer credential: c
 
 def _scan(table, limit: int):
     """At most `limit` (key, document) pairs of a table, in the store's order."""
-    return itertools.islice(table._scan(), limit)  # the backends' own (key, doc) iterator
+    return itertools.islice(table.items(), limit)
 
 
 def _public(doc: dict) -> dict:

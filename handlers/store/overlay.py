@@ -42,9 +42,13 @@ class OverlayTable:
         self._writes[key] = None
         return doc
 
-    def values(self) -> Iterator[Doc]:
-        """Every document, each the caller's own copy (backends' `_scan` copy)."""
+    def items(self) -> Iterator[tuple[str, Doc]]:
+        """Every (key, document), each document the caller's own copy (backends' `_scan` copy)."""
         for key, doc in self._scan():
             if key not in self._writes:
-                yield doc
-        yield from (doc for doc in self._writes.values() if doc is not None)
+                yield key, doc
+        yield from ((key, doc) for key, doc in self._writes.items() if doc is not None)
+
+    def values(self) -> Iterator[Doc]:
+        """Every document, each the caller's own copy."""
+        return (doc for _, doc in self.items())
