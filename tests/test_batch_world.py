@@ -158,6 +158,25 @@ def test_job_queue_create_describe_update(batch, live):
     assert len(pages) >= 3 and all(len(p["jobQueues"]) == 1 for p in pages)
 
 
+def test_time_limit_action_cancels_a_runnable_head_that_waits_too_long(batch, live):
+    env, _, definition = world(batch, live)
+    batch.update_compute_environment(computeEnvironment=env, state="DISABLED")   # no room at all
+    queue = unique("q")
+    reason = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
+    batch.create_job_queue(jobQueueName=queue, priority=1, computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
+                           jobStateTimeLimitActions=[{"reason": reason, "state": "RUNNABLE", "maxTimeSeconds": 600,
+                                                      "action": "CANCEL"}])
+    stuck = batch.submit_job(jobName="stuck", jobQueue=queue, jobDefinition=definition)["jobId"]
+    advance(live.url, 5)
+    runnable_since = job(batch, stuck)["createdAt"] + 2000     # SUBMITTED 1 s, PENDING 1 s
+    advance(live.url, 590)
+    assert job(batch, stuck)["status"] == "RUNNABLE"
+    advance(live.url, 10)
+    ended = job(batch, stuck)
+    assert (ended["status"], ended["isCancelled"], ended["statusReason"]) == ("FAILED", True, reason)
+    assert ended["stoppedAt"] == runnable_since + 600_000 and ended["attempts"] == []
+
+
 def test_disabled_queue_refuses_submit(batch, live):
     _, queue, definition = world(batch, live)
     batch.update_job_queue(jobQueue=queue, state="DISABLED")
