@@ -34,6 +34,12 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _account(value: str) -> str:
+    if len(value) != 12 or not value.isascii() or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a 12-digit AWS account id")
+    return value
+
+
 def _settings(args: argparse.Namespace):
     """The server's settings from the command line; ConfigError for a configuration refused."""
     from cancelgate.settings import Settings
@@ -61,7 +67,7 @@ def _settings(args: argparse.Namespace):
                     lifecycle=args.lifecycle, use_lifecycle=not args.no_lifecycle,
                     journal_size=args.journal_size, vault_cancel_delay=args.vault_cancel_delay,
                     vault_session_idle=args.vault_session_idle, store=args.store,
-                    store_prefix=args.store_prefix)
+                    store_prefix=args.store_prefix, aws_account=args.aws_account)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -185,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--aws-credentials", metavar="FILE",
                        help="verify SigV4 signatures of AWS requests against the keys in this "
                             "AWS shared-credentials file (default: accept any signature)")
+    serve.add_argument("--aws-account", metavar="ID", type=_account, default=defaults.DEFAULTS.aws_account,
+                       help="the 12-digit account id in the ARNs the AWS families answer (default 123456789012)")
     serve.add_argument("--clock", choices=["real", "manual"], default=defaults.DEFAULTS.clock,
                        help="manual: time moves only by POST /_cancelgate/clock/advance (deterministic tests)")
     moves = serve.add_mutually_exclusive_group()

@@ -28,6 +28,7 @@ class Settings:
     store_prefix: str = "cancelgate"     # namespace of this deployment's keys in Redis
     vault_cancel_delay: float | None = None  # seconds CANCELLING lasts; None: the lifecycle file's
     vault_session_idle: float = 1800.0   # seconds a Vault session may sit unused
+    aws_account: str = "123456789012"    # the account id in AWS ARNs
 
 
 DEFAULTS = Settings()

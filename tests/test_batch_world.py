@@ -437,3 +437,20 @@ def test_attempts_run_out_and_a_timeout_fails_the_attempt(tmp_path):
         assert {a["statusReason"] for a in ended["attempts"]} == {"Job attempt duration exceeded timeout"}
     finally:
         server.stop()
+
+
+def test_account_id_is_configurable(tmp_path):
+    server = start_server(tmp_path, "--aws-account", "210987654321", "--no-fixtures")
+    try:
+        batch = aws_client("batch", server.url)
+        queue = batch.create_job_queue(jobQueueName="q", priority=1)["jobQueueArn"]
+        assert queue == "arn:aws:batch:us-east-1:210987654321:job-queue/q"
+        batch.register_job_definition(jobDefinitionName="d", type="container", containerProperties={"image": "b"})
+        submitted = batch.submit_job(jobName="j", jobQueue=queue, jobDefinition="d")
+        assert submitted["jobArn"].startswith("arn:aws:batch:us-east-1:210987654321:job/")
+        assert job(batch, submitted["jobId"])["jobDefinition"] == "arn:aws:batch:us-east-1:210987654321:job-definition/d:1"
+        # an ARN of another account names nothing here
+        assert "not found" in client_error(batch, batch.submit_job, jobName="j", jobDefinition="d",
+                                           jobQueue="arn:aws:batch:us-east-1:123456789012:job-queue/q")
+    finally:
+        server.stop()
