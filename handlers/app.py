@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     specs = load_specs()
     wires = WireMap()
     install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler, journal=journal,
-                    wires=wires, specs=dict(specs),
+                    wires=wires, specs=dict(specs), account=settings.aws_account,
                     vault_session_idle_ms=int(settings.vault_session_idle * 1000), limits=settings,
                     transitions=transitions))
 

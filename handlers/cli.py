@@ -39,6 +39,12 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _account(value: str) -> str:
+    if len(value) != 12 or not value.isascii() or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a 12-digit AWS account id")
+    return value
+
+
 def _settings(args: argparse.Namespace):
     """The server's settings from the command line; ConfigError for a configuration refused."""
     from cancelgate.settings import Settings
@@ -75,7 +81,8 @@ def _settings(args: argparse.Namespace):
                     vault_session_idle=args.vault_session_idle, store=args.store,
                     store_prefix=args.store_prefix, max_header_bytes=args.max_header_bytes,
                     max_headers=args.max_headers, header_timeout=args.header_timeout,
-                    max_connections=args.max_connections, allowed_hosts=args.allow_host)
+                    max_connections=args.max_connections, allowed_hosts=args.allow_host,
+                    aws_account=args.aws_account)
 
 
 def _loopback(host: str) -> bool:
@@ -281,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_argument("--aws-credentials", metavar="FILE",
                        help="verify SigV4 signatures of AWS requests against the keys in this "
                             "AWS shared-credentials file (default: accept any signature; needs cancelgate[sigv4])")
+    guard.add_argument("--aws-account", metavar="ID", type=_account, default=defaults.DEFAULTS.aws_account,
+                       help="the 12-digit account id in the ARNs the AWS families answer")
     guard.add_argument("--allow-host", action="append", metavar="NAME", default=[],
                        help="a host name browsers may use for this server besides its addresses and localhost "
                             "(repeatable; against DNS rebinding)")

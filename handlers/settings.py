@@ -36,6 +36,7 @@ class Settings:
     header_timeout: float = 10.0         # seconds to receive the header block
     max_connections: int = 1000          # open at once; one more is closed at once
     allowed_hosts: list[str] = field(default_factory=list)  # names browsers may use for this server
+    aws_account: str = "123456789012"    # the account id in AWS ARNs
 
 
 DEFAULTS = Settings()

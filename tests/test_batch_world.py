@@ -163,6 +163,26 @@ def test_job_queue_create_describe_update(batch, live):
     assert len(pages) >= 3 and all(len(p["jobQueues"]) == 1 for p in pages)
 
 
+def test_time_limit_action_cancels_a_runnable_head_that_waits_too_long(batch, live):
+    env, _, definition = world(batch, live)
+    batch.update_compute_environment(computeEnvironment=env, state="DISABLED")   # no room at all
+    queue = unique("q")
+    reason = "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY"
+    batch.create_job_queue(jobQueueName=queue, priority=1,
+                           computeEnvironmentOrder=[{"order": 1, "computeEnvironment": env}],
+                           jobStateTimeLimitActions=[{"reason": reason, "state": "RUNNABLE", "maxTimeSeconds": 600,
+                                                      "action": "CANCEL"}])
+    stuck = batch.submit_job(jobName="stuck", jobQueue=queue, jobDefinition=definition)["jobId"]
+    advance(live.url, 5)
+    runnable_since = job(batch, stuck)["createdAt"] + 2000     # SUBMITTED 1 s, PENDING 1 s
+    advance(live.url, 590)
+    assert job(batch, stuck)["status"] == "RUNNABLE"
+    advance(live.url, 10)
+    ended = job(batch, stuck)
+    assert (ended["status"], ended["isCancelled"], ended["statusReason"]) == ("FAILED", True, reason)
+    assert ended["stoppedAt"] == runnable_since + 600_000 and ended["attempts"] == []
+
+
 def test_disabled_queue_refuses_submit(batch, live):
     _, queue, definition = world(batch, live)
     batch.update_job_queue(jobQueue=queue, state="DISABLED")
@@ -429,5 +449,23 @@ def test_attempts_run_out_and_a_timeout_fails_the_attempt(tmp_path):
         assert (ended["status"], ended["statusReason"]) == ("FAILED", "Job attempt duration exceeded timeout")
         assert [a["stoppedAt"] - a["startedAt"] for a in ended["attempts"]] == [60_000, 60_000]
         assert {a["statusReason"] for a in ended["attempts"]} == {"Job attempt duration exceeded timeout"}
+    finally:
+        server.stop()
+
+
+def test_account_id_is_configurable(tmp_path):
+    server = start_server(tmp_path, "--aws-account", "210987654321", "--no-fixtures")
+    try:
+        batch = aws_client("batch", server.url)
+        queue = batch.create_job_queue(jobQueueName="q", priority=1)["jobQueueArn"]
+        assert queue == "arn:aws:batch:us-east-1:210987654321:job-queue/q"
+        batch.register_job_definition(jobDefinitionName="d", type="container", containerProperties={"image": "b"})
+        submitted = batch.submit_job(jobName="j", jobQueue=queue, jobDefinition="d")
+        assert submitted["jobArn"].startswith("arn:aws:batch:us-east-1:210987654321:job/")
+        assert job(batch, submitted["jobId"])["jobDefinition"] == (
+            "arn:aws:batch:us-east-1:210987654321:job-definition/d:1")
+        # an ARN of another account names nothing here
+        assert "not found" in client_error(batch, batch.submit_job, jobName="j", jobDefinition="d",
+                                           jobQueue="arn:aws:batch:us-east-1:123456789012:job-queue/q")
     finally:
         server.stop()

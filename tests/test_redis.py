@@ -137,6 +137,10 @@ def test_two_workers_race_fifty_clients_one_winner_per_transition(two_workers):
 @pytest.mark.slow
 def test_a_worker_killed_mid_load_leaves_the_other_serving(two_workers):
     url = two_workers.url
+    # SubmitJob needs its queue and definition to exist, as in AWS
+    httpx.post(f"{url}/v1/createjobqueue", json={"jobQueueName": "q", "priority": 1}).raise_for_status()
+    httpx.post(f"{url}/v1/registerjobdefinition", json={
+        "jobDefinitionName": "d", "type": "container", "containerProperties": {"image": "busybox"}}).raise_for_status()
     victim = worker_pids(two_workers.process.pid)[0]
     acknowledged, failures = [], []
     stop = threading.Event()
@@ -177,7 +181,7 @@ def test_redis_restart_loses_no_acknowledged_change(tmp_path):
     server = start_server(tmp_path, "--store", url, "--store-prefix", name)
     try:
         batch = aws_client("batch", server.url)
-        ids = [batch.submit_job(jobName="r", jobQueue="q", jobDefinition="d")["jobId"] for _ in range(50)]
+        ids = [batch.submit_job(jobName="r", jobQueue="default", jobDefinition="report")["jobId"] for _ in range(50)]
         for job_id in ids[:25]:
             batch.cancel_job(jobId=job_id, reason="before the restart")
         process.send_signal(signal.SIGKILL)   # no clean shutdown: only the append-only file remains

@@ -54,7 +54,7 @@ def test_crash_at_random_points_loses_no_acknowledged_change(tmp_path):
             client = aws_client("batch", server.url, connect_timeout=2, read_timeout=5)
             while not stop.is_set():
                 try:
-                    job_id = client.submit_job(jobName="crash", jobQueue="default", jobDefinition="d")["jobId"]
+                    job_id = client.submit_job(jobName="crash", jobQueue="default", jobDefinition="report")["jobId"]
                     acknowledged_submits.append(job_id)
                     reason = f"round {round_number} {uuid.uuid4().hex[:6]}"
                     client.cancel_job(jobId=job_id, reason=reason)

@@ -89,7 +89,7 @@ def test_acknowledged_cancel_survives_sigkill(tmp_path):
     try:
         batch = aws_client("batch", server.url)
         batch.cancel_job(jobId=JOB, reason="before the crash")
-        submitted = batch.submit_job(jobName="late", jobQueue="default", jobDefinition="d")["jobId"]
+        submitted = batch.submit_job(jobName="late", jobQueue="default", jobDefinition="report")["jobId"]
     finally:
         server.stop(signal.SIGKILL)
     restarted = start_server(tmp_path, "--db", str(db))

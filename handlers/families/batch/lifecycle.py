@@ -9,7 +9,7 @@ maxvCpus give a queue its capacity.
 from __future__ import annotations
 
 from cancelgate.families.batch import attempts, environments, queues
-from cancelgate.families.batch.rules import (FINISHED, ACTIVE, Job, child_ids, head_of_queue,
+from cancelgate.families.batch.rules import (FINISHED, ACTIVE, Job, child_ids, end_now, head_of_queue,
                                               is_array_parent, move, move_head, settle)
 from cancelgate.families.batch.world import region_of
 
@@ -80,6 +80,9 @@ def lifecycle_next(world, config: dict) -> int | None:
     jobs = world.jobs
     earliest = min((due for table in (world.environments, world.queues) for doc in table.values()
                     if (due := _settle_due(doc, config)) is not None), default=None)
+    for queue in world.queues.values():
+        if (limit := _limit_due(world, queue)) is not None and (earliest is None or limit[2] < earliest):
+            earliest = limit[2]
     for job in jobs.values():
         if job["status"] in FINISHED or "_since" not in job:
             continue
@@ -142,7 +145,39 @@ def lifecycle_step(world, now: int, config: dict) -> list[dict]:
                 else:   # left to run by itself, the container exits 0
                     attempts.end(jobs, job, due, 0, None, changes)
         moved |= _dispatch_queues(world, now, config, changes)
+        moved |= _time_limits(world, now, changes)
     return changes
+
+
+def _cancel_limit(queue: dict) -> dict | None:
+    """The queue's jobStateTimeLimitAction that cancels RUNNABLE heads soonest, if any."""
+    actions = [a for a in queue.get("jobStateTimeLimitActions") or ()
+               if a.get("action") == "CANCEL" and a.get("state") == "RUNNABLE"]
+    return min(actions, key=lambda a: a["maxTimeSeconds"], default=None)
+
+
+def _limit_due(world, queue: dict) -> tuple[dict, dict, int] | None:
+    """(head, action, when) for a queue whose RUNNABLE head a time-limit action will cancel."""
+    action = _cancel_limit(queue)
+    if action is None or queue["status"] in ("DELETING", "DELETED"):
+        return None
+    head = head_of_queue(world.jobs, queue["jobQueueName"], queue["_region"])
+    if head is None or "_since" not in head:
+        return None
+    return head, action, head["_since"] + action["maxTimeSeconds"] * 1000
+
+
+def _time_limits(world, now: int, changes: list) -> bool:
+    """jobStateTimeLimitActions: a RUNNABLE job heading its queue (so waiting for room) longer
+    than `maxTimeSeconds` is cancelled with the action's reason, as AWS does."""
+    moved = False
+    for queue in list(world.queues.values()):
+        while (due := _limit_due(world, queue)) is not None and due[2] <= now:
+            head, action, at = due
+            end_now(world.jobs, head["jobId"], action["reason"], at)
+            changes.append({"id": head["jobId"], "from": "RUNNABLE", "to": "FAILED", "at": at})
+            moved = True
+    return moved
 
 
 def _parent_step(jobs, parent: Job, now: int, config: dict, changes: list) -> bool:
