@@ -134,8 +134,8 @@ def _serve(args: argparse.Namespace) -> int:
                 "serving on %s without --admin-token: anyone who reaches this port can reset or rewrite "
                 "all state through /_cancelgate", args.host)
         if args.workers > 1:
-            from cancelgate.store import open_store
-            open_store(None, None, args.store, args.store_prefix).close()  # reachable, before any worker starts
+            from cancelgate.store import check_reachable
+            check_reachable(args.store)   # before any worker starts; loading the fixtures is the first worker's
             from cancelgate import fixtures as fixture_files
             from cancelgate.resources import data_dir
             start_state = (fixture_files.load(settings.fixtures or data_dir()) if settings.use_fixtures else {})

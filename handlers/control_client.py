@@ -132,6 +132,19 @@ class Control:
         """Move the head RUNNABLE job of a queue on: `{"jobId", "status"}`."""
         return self._call("POST", f"/batch/queues/{_segment(job_queue)}/dispatch")
 
+    def exit_batch_job(self, job_id: str, exit_code: int, reason: str | None = None) -> dict:
+        """End the RUNNING attempt of a Batch job with a container exit code (0: SUCCEEDED; else
+        a retry while attempts are left, or FAILED). The job as DescribeJobs shows it."""
+        body: dict[str, Any] = {"exitCode": exit_code}
+        if reason is not None:
+            body["reason"] = reason
+        return self._call("POST", f"/batch/jobs/{_segment(job_id)}/exit", body)
+
+    def put_iot_thing(self, thing_name: str, *, simulate: bool) -> dict:
+        """Whether the lifecycle moves this thing's executions (False: they wait for a real
+        device on the jobs data plane). Creates the thing when missing."""
+        return self._call("PUT", f"/iot/things/{_segment(thing_name)}", {"simulate": simulate})
+
     def put_iot_execution(self, thing_name: str, job_id: str, status: str, **fields: Any) -> dict:
         """Create or replace an IoT job execution in any status (creating the thing and job when
         missing); `fields`: `versionNumber`, `executionNumber`, `forceCanceled`, `statusDetails`."""

@@ -51,7 +51,7 @@ async def get_state(limit: int = 100, transitions: int = 50):
     def read(tx):
         return ({name: {"tables": {table: _table_view(tx, table, counts[table], limit, base)
                                    for table in family.tables}}
-                 for name, family in REGISTRY.items()},
+                 for name, family in REGISTRY.items() if family.tables},   # the data plane shares IoT's
                 faults.listed(tx.table(FAULTS)))
     families, rules = rt.store.transact(read)
     recent = rt.transitions.recent(transitions) if rt.transitions is not None else []

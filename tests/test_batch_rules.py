@@ -114,13 +114,15 @@ def test_dispatch_by_hand_then_the_lifecycle_keeps_times_moving_forward():
     """The control plane's dispatch and the lifecycle's are one move: STARTING begins at the
     dispatch, so the next step does not start the job at its old RUNNABLE time."""
     from cancelgate.families.batch import lifecycle
+    from cancelgate.families.batch.world import World
     config = {"durations": {"SUBMITTED": 1, "PENDING": 1, "STARTING": 2, "RUNNING": 10},
               "capacity": {"default": 5}}
     jobs = {"r": {"jobId": "r", "jobQueue": "q", "status": "RUNNABLE", "createdAt": 0, "_since": 0}}
+    world = World(jobs, {}, {}, {}, {})   # a queue with no environment: the lifecycle file's capacity
     changes: list = []
     assert rules.move_head(jobs, "q", 10_000, changes)["status"] == "STARTING"
     assert changes == [{"id": "r", "from": "RUNNABLE", "to": "STARTING", "at": 10_000}]
-    assert lifecycle.lifecycle_step(jobs, 10_001, config) == []
-    assert lifecycle.lifecycle_step(jobs, 12_000, config) == [
+    assert lifecycle.lifecycle_step(world, 10_001, config) == []
+    assert lifecycle.lifecycle_step(world, 12_000, config) == [
         {"id": "r", "from": "STARTING", "to": "RUNNING", "at": 12_000}]
     assert jobs["r"]["startedAt"] == 12_000

@@ -102,6 +102,12 @@ def two_workers(tmp_path, redis_url):
     server.stop()
 
 
+def test_two_workers_start_from_the_fixtures(two_workers):
+    """The parent's reachability check once claimed the empty namespace: workers started empty."""
+    counts = httpx.get(f"{two_workers.url}/_cancelgate/health").json()["counts"]
+    assert counts["batch_jobs"] == 15 and counts["vault_jobs"] > 0
+
+
 def test_two_workers_race_fifty_clients_one_winner_per_transition(two_workers):
     url = two_workers.url
     things = [f"race-{n}" for n in range(5)]

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from cancelgate.store.protocol import Doc, Fixtures, Store, StoreLocked, StoreUnavailable, touched_keys
 
-__all__ = ["Doc", "Fixtures", "Store", "StoreLocked", "StoreUnavailable", "open_store", "touched_keys"]
+__all__ = ["Doc", "Fixtures", "Store", "StoreLocked", "StoreUnavailable", "check_reachable", "open_store",
+           "touched_keys"]
+
+
+def check_reachable(url: str) -> None:
+    """ConnectionError unless the Redis store at `url` answers; changes nothing in it."""
+    from cancelgate.store.redis_store import ping
+    ping(url)
 
 
 def open_store(db: str | None, fixtures: Fixtures | None, url: str | None = None,

@@ -91,6 +91,17 @@ class RedisTable(OverlayTable):
                     yield key, json.loads(raw)
 
 
+def ping(url: str) -> None:
+    """Whether Redis answers at `url`, touching nothing (the first worker still loads the fixtures)."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        client.ping()
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        raise ConnectionError(f"cannot reach Redis at {url}: {error}") from None
+    finally:
+        client.close()
+
+
 class RedisStore:
     """Shared state in Redis. `url` is redis://host:port/db."""
 

@@ -23,8 +23,8 @@ test("submit, cancel, describe", async () => {
   assert.equal(job.statusReason, "no longer needed");
 });
 
-test("a malformed job id is a modelled ClientException", async () => {
-  await assert.rejects(batch.send(new CancelJobCommand({ jobId: "not a job id", reason: "x" })), (error) => {
+test("a reason over 1,024 characters is a modelled ClientException (any job id is answered 200, as AWS does)", async () => {
+  await assert.rejects(batch.send(new CancelJobCommand({ jobId: "not a job id", reason: "x".repeat(1025) })), (error) => {
     assert.ok(error instanceof ClientException, error.name);
     assert.equal(error.$metadata.httpStatusCode, 400);
     assert.ok(error.message.length > 0);

@@ -40,5 +40,7 @@ export const ANY_INPUT = {
   jobId: "00000000-0000-4000-8000-0000000000aa", thingName: "js-thing", jobs: ["00000000-0000-4000-8000-0000000000aa"],
   jobIds: ["00000000-0000-4000-8000-0000000000aa"], jobName: "js", jobQueue: "default",
   jobDefinition: "report:1", reason: "js", targets: ["arn:aws:iot:us-east-1:123456789012:thing/js-thing"],
-  document: "{}",
+  document: "{}", resourceArn: "arn:aws:batch:us-east-1:123456789012:job/00000000-0000-4000-8000-0000000000aa",
+  tags: { team: "js" }, tagKeys: ["team"], thingTypeName: "js-type", thingGroupName: "js-group",
+  executionNumber: 1,
 };
