@@ -147,6 +147,14 @@ def test_c1_control_characters_are_refused_in_a_reason(batch, http):
     assert http.post("/_cancelgate/batch/queues/default/dispatch").json() == {"jobId": RUNNABLE, "status": "STARTING"}
 
 
+def test_a_job_cannot_target_things_of_another_account_or_region(iot):
+    for target in ("arn:aws:iot:us-east-1:999999999999:thing/device-1",
+                   "arn:aws:iot:eu-west-1:123456789012:thing/device-1"):
+        with pytest.raises(iot.exceptions.InvalidRequestException):
+            iot.create_job(jobId=f"elsewhere-{uuid.uuid4().hex[:6]}", targets=[target], document="{}")
+    assert [job["jobId"] for job in iot.list_jobs()["jobs"] if job["jobId"].startswith("elsewhere-")] == []
+
+
 # --- workers and exposure -------------------------------------------------------------------------
 
 def test_workers_get_no_secret_in_their_environment(tmp_path, redis_url):

@@ -84,7 +84,11 @@ def create_job(things, jobs, executions, job_id: str, request: dict, now: int, a
     if jobs.get(job_id) is not None:
         raise ApiError("ResourceAlreadyExistsException", f"Job {job_id} already exists")
     names, target_groups = [], []
+    scope = arn.rsplit(":", 1)[0] + ":"   # arn:aws:iot:<region>:<account>: of this request
     for target in request["targets"]:
+        if not target.startswith(scope):
+            raise ApiError("InvalidRequestException",
+                           f"target {target} is not in this request's account and region ({scope[:-1]})")
         group_match = THING_GROUP_ARN.match(target)
         if group_match:
             group = groups.get(group_match["name"]) if groups is not None else None
