@@ -5,8 +5,11 @@ These run on a small tmpfs mounted by the test (root in a sandbox that allows mo
 skipped with the reason elsewhere."""
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
+import time
 import uuid
 
 import httpx
@@ -175,3 +178,77 @@ def test_a_torn_line_left_by_a_failed_truncation_is_cut_before_the_next_append(t
     keys = reloaded.transact(lambda tx: sorted(doc["key"] for doc in tx.table("t").values()))
     reloaded.close()
     assert keys == ["first", "second", "third"]
+
+
+@pytest.fixture
+def roomy_disk(tmp_path):
+    mount = tmp_path / "roomy"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_failed_fold_loses_no_acknowledged_change(roomy_disk, tmp_path):
+    """The crash test's round with a full disk: the server's background fold fails for want of
+    space, the server is SIGKILLed, and the restart finds every acknowledged submit and cancel."""
+    from tests.conftest import ROOT
+    fixtures = tmp_path / "fixtures"
+    fixtures.mkdir()
+    for file in (ROOT / "data").glob("*.json"):
+        (fixtures / file.name).write_text(file.read_text())
+    ballast = {f"00000000-0000-4000-9000-{n:012d}": {
+        "jobId": f"00000000-0000-4000-9000-{n:012d}", "jobName": "ballast", "jobQueue": "default",
+        "jobDefinition": "arn:aws:batch:us-east-1:123456789012:job-definition/report:1", "status": "SUCCEEDED",
+        "createdAt": n, "dependsOn": [], "parameters": {"pad": "p" * 1200}} for n in range(1000)}
+    (fixtures / "zz-ballast.json").write_text(json.dumps({"batch_jobs": ballast}))
+    db = roomy_disk / "state.json"
+    server = start_server(tmp_path, "--db", str(db), "--fixtures", str(fixtures), "--no-lifecycle")
+    acknowledged: dict[str, str] = {}
+    journal = roomy_disk / "state.json.journal"
+    filler = None
+    try:
+        batch = aws_client("batch", server.url)
+
+        def submit_and_cancel(n: int) -> None:
+            try:
+                job_id = batch.submit_job(jobName=f"j{n}", jobQueue="default", jobDefinition="report")["jobId"]
+            except batch.exceptions.ServerException:
+                return                            # refused (503): never acknowledged
+            acknowledged[job_id] = ""
+            try:
+                batch.cancel_job(jobId=job_id, reason=f"r{n}")
+                acknowledged[job_id] = f"r{n}"
+            except batch.exceptions.ServerException:
+                pass
+        for n in range(200):
+            submit_and_cancel(n)
+        per_change = journal.stat().st_size / 400
+        # room for the journal's lines until the fold (at 5,000 changes), not for its snapshot
+        filler = fill(roomy_disk, leave=int(per_change * 4700))
+        for n in range(200, 2700):
+            submit_and_cancel(n)
+        deadline = time.monotonic() + 20
+        while "folding the journal" not in server.output():   # the background fold did fail
+            assert time.monotonic() < deadline, server.output()[-1500:]
+            time.sleep(0.2)
+    finally:
+        server.stop(signal.SIGKILL)
+        if filler is not None:
+            filler.unlink()
+    restarted = start_server(tmp_path, "--db", str(db), "--fixtures", str(fixtures), "--no-lifecycle")
+    try:
+        ids = sorted(acknowledged)
+        found = {job["jobId"]: job for start in range(0, len(ids), 100)
+                 for job in httpx.post(f"{restarted.url}/v1/describejobs",
+                                       json={"jobs": ids[start:start + 100]}).json()["jobs"]}
+        assert len(ids) > 2000 and set(found) == set(ids)
+        for job_id, reason in acknowledged.items():
+            if reason:
+                assert (found[job_id]["status"], found[job_id]["statusReason"]) == ("FAILED", reason)
+    finally:
+        restarted.stop()
