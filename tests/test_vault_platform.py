@@ -239,7 +239,9 @@ def test_sessions_capped_per_user_and_removed_by_the_clock(tmp_path):
             assert http.get("/_cancelgate/health").json()["counts"]["vault_sessions"] == 3
             advance(http, 50)
             ok(http.post(f"{V}/keep-alive", headers={"Authorization": third}))   # used: lives on
-            advance(http, 100)     # nothing reused the others: the clock ended them
+            # nothing reused the others: the clock ends them, in one-minute buckets, so by the end
+            # of the minute after their last instant (third: used at 50 s, idle 60 s -> by 170 s)
+            advance(http, 130)
             counts = http.get("/_cancelgate/health").json()["counts"]
             assert counts["vault_sessions"] == 0 and counts.get("vault_user_sessions", 0) == 0
             failure(http.post(f"{V}/keep-alive", headers={"Authorization": third}), "INVALID_SESSION_ID")
