@@ -20,16 +20,26 @@ from cancelgate.store.tinydb_store import TinyStore
 from tests.conftest import aws_client, start_server
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+def tmpfs(path, size: str):
+    """Mount a tmpfs of `size` at `path` (a fresh folder), or skip the test with the reason."""
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+    return path
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    yield tmpfs(tmp_path / "disk", "4m")
+    subprocess.run(["umount", "-l", str(tmp_path / "disk")], check=False)
+
+
+@pytest.fixture
+def roomy_disk(tmp_path):
+    yield tmpfs(tmp_path / "roomy", "16m")
+    subprocess.run(["umount", "-l", str(tmp_path / "roomy")], check=False)
 
 
 def fill(disk, leave: int = 0):
@@ -178,18 +188,6 @@ def test_a_torn_line_left_by_a_failed_truncation_is_cut_before_the_next_append(t
     keys = reloaded.transact(lambda tx: sorted(doc["key"] for doc in tx.table("t").values()))
     reloaded.close()
     assert keys == ["first", "second", "third"]
-
-
-@pytest.fixture
-def roomy_disk(tmp_path):
-    mount = tmp_path / "roomy"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.mark.slow

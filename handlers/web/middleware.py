@@ -8,6 +8,7 @@ import ipaddress
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cancelgate.web.body import read_whole, replaying
 from cancelgate.web.wire import WireMap
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -85,26 +86,12 @@ class RequestShape:
             return message
 
         if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-            chunks = []
-            while True:
-                message = await counted()
-                if message["type"] != "http.request":
-                    return  # the client went away
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    break
-            body = b"".join(chunks)
+            body = await read_whole(counted)
+            if body is None:
+                return  # the client went away
             scope = {**scope, "headers": [*replaced, (b"content-type", content_type),
                                           (b"content-length", str(len(body)).encode())]}
-            delivered = False
-
-            async def whole() -> Message:
-                nonlocal delivered
-                if delivered:
-                    return await receive()
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await self.app(scope, whole, send)
+            return await self.app(scope, replaying(body, receive), send)
         if content_type != headers.get(b"content-type", b"").strip():
             scope = {**scope, "headers": [*((k, v) for k, v in scope["headers"] if k != b"content-type"),
                                           (b"content-type", content_type)]}

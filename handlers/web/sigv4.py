@@ -14,10 +14,11 @@ import hmac
 import re
 from pathlib import Path
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cancelgate.errors import ApiError, ConfigError
 from cancelgate.web.planes import SIGNED_PATH
+from cancelgate.web.body import read_whole, replaying
 from cancelgate.web.wire import AwsWire, WireMap
 
 SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"   # botocore.auth.SIGV4_TIMESTAMP
@@ -129,28 +130,13 @@ class SigV4Gate:
         wire = self.wires.for_path(scope.get("path", ""))
         if scope["type"] != "http" or not self.secrets or not isinstance(wire, AwsWire):
             return await self.app(scope, receive, send)
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
+        body = await read_whole(receive)
+        if body is None:
+            return  # the client went away
         headers = {k.decode("latin-1").lower(): v.decode("latin-1").strip() for k, v in scope["headers"]}
         signed_path = scope.get("extensions", {}).get(SIGNED_PATH) or scope.get("raw_path", scope["path"].encode())
         verify(scope["method"], signed_path.decode("latin-1"),
                scope.get("query_string", b"").decode("latin-1"), headers, body, self.secrets,
                datetime.datetime.now(datetime.timezone.utc), service_name=wire.signing_name,
                regions=self.regions)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
