@@ -175,12 +175,19 @@ def _count(text: str) -> int:
     return value
 
 
-def _count_seconds(text: str) -> float:
+def _finite_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value < float("inf"):
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number of seconds")
+    return value
+
+
+def _count_seconds(text: str) -> float:
+    value = _finite_seconds(text)
+    if value < 0:
         raise argparse.ArgumentTypeError(f"{text} must be zero or more seconds")
     return value
 
@@ -193,11 +200,8 @@ def _positive(text: str) -> int:
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
+    value = _finite_seconds(text)
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} must be a positive number of seconds")
     return value
 
