@@ -150,8 +150,9 @@ def test_c1_control_characters_are_refused_in_a_reason(batch, http):
 def test_a_job_cannot_target_things_of_another_account_or_region(iot):
     for target in ("arn:aws:iot:us-east-1:999999999999:thing/device-1",
                    "arn:aws:iot:eu-west-1:123456789012:thing/device-1"):
-        with pytest.raises(iot.exceptions.InvalidRequestException):
+        with pytest.raises(iot.exceptions.ResourceNotFoundException) as refused:
             iot.create_job(jobId=f"elsewhere-{uuid.uuid4().hex[:6]}", targets=[target], document="{}")
+        assert "of this account and region" in str(refused.value)
     assert [job["jobId"] for job in iot.list_jobs()["jobs"] if job["jobId"].startswith("elsewhere-")] == []
 
 

@@ -87,8 +87,8 @@ def create_job(things, jobs, executions, job_id: str, request: dict, now: int, a
     scope = arn.rsplit(":", 1)[0] + ":"   # arn:aws:iot:<region>:<account>: of this request
     for target in request["targets"]:
         if not target.startswith(scope):
-            raise ApiError("InvalidRequestException",
-                           f"target {target} is not in this request's account and region ({scope[:-1]})")
+            # things and groups are per account and region: another one's is none of ours
+            raise _not_found(f"target {target} is not a thing or group of this account and region ({scope[:-1]})")
         group_match = THING_GROUP_ARN.match(target)
         if group_match:
             group = groups.get(group_match["name"]) if groups is not None else None
