@@ -81,7 +81,7 @@ def _settings(args: argparse.Namespace):
                     vault_session_idle=args.vault_session_idle, store=args.store,
                     store_prefix=args.store_prefix, max_header_bytes=args.max_header_bytes,
                     max_headers=args.max_headers, header_timeout=args.header_timeout,
-                    max_connections=args.max_connections, allowed_hosts=args.allow_host,
+                    max_connections=args.max_connections, allowed_hosts=args.allow_host or [],
                     aws_account=args.aws_account)
 
 
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "AWS shared-credentials file (default: accept any signature; needs cancelgate[sigv4])")
     guard.add_argument("--aws-account", metavar="ID", type=_account, default=defaults.DEFAULTS.aws_account,
                        help="the 12-digit account id in the ARNs the AWS families answer")
-    guard.add_argument("--allow-host", action="append", metavar="NAME", default=[],
+    guard.add_argument("--allow-host", action="append", metavar="NAME",
                        help="a host name browsers may use for this server besides its addresses and localhost "
                             "(repeatable; against DNS rebinding)")
     guard.add_argument("--region", action="append", metavar="REGION",
