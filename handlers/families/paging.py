@@ -25,6 +25,16 @@ def decode(token: str | None, error_code: str) -> int:
     return int(offset)
 
 
+def listed(items: list, token: str | None, size: int, error_code: str, key: str, view=None) -> dict:
+    """One page of `items` as an AWS list answer: `{key: [view(item), ...]}`, with `nextToken`
+    when more follow."""
+    shown, following = page(items, token, size, error_code)
+    answer: dict = {key: [view(item) for item in shown] if view else shown}
+    if following:
+        answer["nextToken"] = following
+    return answer
+
+
 def page(items: list, token: str | None, size: int, error_code: str) -> tuple[list, str | None]:
     """The page of `items` a token names, and the token of the next one (None after the last)."""
     start = decode(token, error_code)

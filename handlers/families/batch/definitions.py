@@ -115,9 +115,5 @@ def describe(world: World, request: dict) -> dict:
                           key=lambda d: (d["jobDefinitionName"], d["revision"]))
     if request.get("status"):
         selected = [d for d in selected if d["status"] == request["status"]]
-    page, token = paging.page(selected, request.get("nextToken"), request.get("maxResults") or 100,
-                              "ClientException")
-    answer: dict = {"jobDefinitions": [public(d) for d in page]}
-    if token:
-        answer["nextToken"] = token
-    return answer
+    return paging.listed(selected, request.get("nextToken"), request.get("maxResults") or 100,
+                         "ClientException", "jobDefinitions", public)

@@ -118,12 +118,8 @@ def describe(world: World, request: dict) -> dict:
         selected = sorted((env for env in world.environments.values()
                            if env.get("_region") == world.region and env["status"] != "DELETED"),
                           key=lambda env: env["computeEnvironmentName"])
-    page, token = paging.page(selected, request.get("nextToken"), request.get("maxResults") or 100,
-                              "ClientException")
-    answer: dict = {"computeEnvironments": [public(env) for env in page]}
-    if token:
-        answer["nextToken"] = token
-    return answer
+    return paging.listed(selected, request.get("nextToken"), request.get("maxResults") or 100,
+                         "ClientException", "computeEnvironments", public)
 
 
 def vcpus(world: World, env_ref: str) -> int:

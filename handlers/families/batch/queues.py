@@ -105,12 +105,8 @@ def describe(world: World, request: dict) -> dict:
         selected = sorted((q for q in world.queues.values()
                            if q.get("_region") == world.region and q["status"] != "DELETED"),
                           key=lambda q: q["jobQueueName"])
-    page, token = paging.page(selected, request.get("nextToken"), request.get("maxResults") or 100,
-                              "ClientException")
-    answer: dict = {"jobQueues": [public(q) for q in page]}
-    if token:
-        answer["nextToken"] = token
-    return answer
+    return paging.listed(selected, request.get("nextToken"), request.get("maxResults") or 100,
+                         "ClientException", "jobQueues", public)
 
 
 def accepting(world: World, ref: str) -> dict:

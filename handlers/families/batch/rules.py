@@ -338,9 +338,5 @@ def list_jobs(jobs, request: dict, region: str | None = None) -> dict:
                 and (status is None or job["status"] == status)
                 and all(_matches(job, f["name"], f.get("values") or []) for f in filters)]
     selected.sort(key=lambda job: (-job.get("createdAt", 0), job["jobId"]))
-    page, token = paging.page(selected, request.get("nextToken"), request.get("maxResults", 1000),
-                              "ClientException")
-    answer: dict = {"jobSummaryList": [summary(job) for job in page]}
-    if token:
-        answer["nextToken"] = token
-    return answer
+    return paging.listed(selected, request.get("nextToken"), request.get("maxResults", 1000),
+                         "ClientException", "jobSummaryList", summary)

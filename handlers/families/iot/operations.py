@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from cancelgate.errors import ApiError
+from cancelgate.families import paging
 from cancelgate.families.iot import EXECUTIONS, JOBS, THING_GROUPS, THING_TYPES, THINGS, rules
 from cancelgate.runtime import current
 from cancelgate.web.context import signing_region
@@ -70,11 +71,7 @@ async def DescribeJobExecution(thingName: str, jobId: str, executionNumber: int 
 
 
 def _listed(summaries: list[dict], nextToken: str | None, maxResults: int | None) -> dict:
-    shown, token = rules.page(summaries, nextToken, maxResults)
-    answer = {"executionSummaries": shown}
-    if token:
-        answer["nextToken"] = token
-    return answer
+    return paging.listed(summaries, nextToken, maxResults or 250, "InvalidRequestException", "executionSummaries")
 
 
 async def ListJobExecutionsForJob(jobId: str, status: str | None = None, maxResults: int | None = None,
