@@ -17,6 +17,7 @@ from connexion.options import SwaggerUIOptions
 from cancelgate import fixtures as fixture_files
 from cancelgate import lifecycle_config
 from cancelgate.clock import ManualClock, RealClock
+from cancelgate.families import indexes as family_indexes
 from cancelgate.mock.journal import Journal
 from cancelgate.mock.transitions import Transitions
 from cancelgate.resources import data_dir, specs_dir
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     start_state = (fixture_files.load(settings.fixtures or data_dir())
                    if settings.use_fixtures else {})
     store = open_store(settings.db, start_state, settings.store, settings.store_prefix,
-                       check=fixture_files.check_tables)
+                       check=fixture_files.check_tables, indexes=family_indexes())
     if warning := store.durability_warning():
         log.warning("Redis store: %s", warning)
     clock = ManualClock(shared=store) if settings.clock == "manual" else RealClock()

@@ -11,10 +11,14 @@ from cancelgate.runtime import current
 
 
 def _health() -> dict:
-    store = current().store
-    return {"status": "ok", "counts": store.counts(),
-            "families": {name: {table: store.count(table) for table in family.tables}
-                         for name, family in REGISTRY.items()}}
+    rt = current()
+    store = rt.store
+    health = {"status": "ok", "counts": store.counts(),
+              "families": {name: {table: store.count(table) for table in family.tables}
+                           for name, family in REGISTRY.items()}}
+    if rt.scheduler is not None and (rt.scheduler.quarantined or rt.scheduler.failing):
+        health["lifecycle"] = {"quarantined": dict(rt.scheduler.quarantined), "failing": dict(rt.scheduler.failing)}
+    return health
 
 
 async def health():
@@ -42,7 +46,7 @@ async def advance_clock(body: dict):
     rt = current()
     if not rt.clock.manual:
         raise ApiError("Conflict", "the clock is real; start the server with --clock manual to move it", 409)
-    transitions = rt.scheduler.advance(body["seconds"]) if rt.scheduler else []
+    transitions = await rt.scheduler.advance_async(body["seconds"]) if rt.scheduler else []
     if rt.scheduler is None:
         rt.clock.set_ms(rt.clock.now_ms() + int(body["seconds"] * 1000))
     return {**_clock_view(rt.clock), "transitions": transitions}

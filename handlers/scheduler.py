@@ -2,9 +2,17 @@
 
 It iterates the family registry: each family with a `Lifecycle` names its table, a rule that
 applies what is due at `now` and returns the transitions, and a rule that says when the next
-one is due. The scheduler runs them inside one store transaction: on a timer with the real
-clock, or on demand, event by event, when a test advances the manual clock (so a run is
-deterministic).
+one is due. Both find their documents through the store's indexes, so a tick costs what is due,
+not how many documents exist.
+
+Work is done in batches: one store transaction applies at most `BATCH` transitions of a family,
+and the scheduler yields to the event loop between batches, so a request waits for one batch at
+most (batches run on the event loop: with the embedded store a batch is pure CPU, and a thread
+would wait for the same store lock a request needs). With the manual clock, `advance` moves
+time event by event, applying each transition when due, so a run is deterministic.
+
+A rule that raises on one document quarantines that document (flagged in the health answer,
+logged once) and every other one keeps moving.
 """
 from __future__ import annotations
 
@@ -12,13 +20,17 @@ import asyncio
 import logging
 import os
 import uuid
+from typing import Callable
 
 from cancelgate.families import REGISTRY
+from cancelgate.families.poison import Poisoned, quarantine
 from cancelgate.store import StoreUnavailable
 
 log = logging.getLogger("cancelgate.lifecycle")
 
-MAX_EVENTS_PER_ADVANCE = 100_000
+BATCH = 500
+# a bound on runaway loops only: an advance over a year of 100k jobs is a few million events
+MAX_EVENTS_PER_ADVANCE = 10_000_000
 
 
 class Scheduler:
@@ -27,50 +39,120 @@ class Scheduler:
         self.store = store
         self.clock = clock
         self.config = config
-        self._next_due: int | None = 0
+        self._next_due: dict[str, int | None] = {}
         self._seen_version = -1
         self._holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.quarantined: dict[str, dict] = {}   # "<table>/<key>" -> why, when
+        self.failing: dict[str, str] = {}         # family -> the error no one document explains
+        self.listeners: list[Callable[[list[dict]], None]] = []
+        self._lock: asyncio.Lock | None = None
 
-    def _lifecycles(self):
+    def _lifecycles(self, only=None):
         for name, family in REGISTRY.items():
-            if family.lifecycle is not None and name in self.config:
+            if family.lifecycle is not None and name in self.config and (only is None or name in only):
                 yield name, family.lifecycle, self.config[name]
 
-    def run_due(self) -> list[dict]:
-        """Apply every transition due now, in every family."""
-        now = self.clock.now_ms()
+    # --- one batch -----------------------------------------------------------------------
 
-        def step_all(tx):
-            changes = []
-            for name, lifecycle, config in self._lifecycles():
-                changes += [{"family": name, **c} for c in lifecycle.step(lifecycle.open(tx), now, config)]
-            return changes, self._earliest(tx)
-        changes, self._next_due = self.store.transact(step_all)
-        self._seen_version = self.store.version
+    def _batch(self, name, lifecycle, config, now: int) -> tuple[list[dict], bool]:
+        """One transaction of one family: (transitions, whether more may be due at `now`)."""
+        def step(tx):
+            view = lifecycle.open(tx)
+            changes = lifecycle.step(view, now, config, BATCH)
+            more = len(changes) >= BATCH
+            return changes, more, (None if more else lifecycle.next_due(view, config))
+        while True:
+            try:
+                changes, more, due = self.store.transact(step)
+                self.failing.pop(name, None)
+                break
+            except StoreUnavailable:
+                raise
+            except Exception as error:
+                poisoned = error if isinstance(error, Poisoned) else Poisoned(lifecycle.table, None, error)
+                if poisoned.key is None or not self._quarantine(poisoned, now):
+                    if self.failing.get(name) != str(poisoned):
+                        log.error("lifecycle of %s failed and stands still: %s", name, poisoned)
+                    self.failing[name] = str(poisoned)
+                    self._next_due[name] = None
+                    return [], False
+        self._next_due[name] = now if more else due
+        changes = [{"family": name, **c} for c in changes]
+        for listener in self.listeners:
+            listener(changes)
+        return changes, more
+
+    def _quarantine(self, poisoned: Poisoned, now: int) -> bool:
+        reason = f"{type(poisoned.error).__name__}: {poisoned.error}"
+        marked = self.store.transact(lambda tx: quarantine(tx.table(poisoned.table), poisoned.key, reason))
+        if marked:
+            self.quarantined[f"{poisoned.table}/{poisoned.key}"] = {"error": reason, "at": now}
+            log.error("quarantined %s/%s: the lifecycle leaves it as it is (%s)", poisoned.table, poisoned.key,
+                      reason)
+        return marked
+
+    def _families_due(self, now: int) -> set[str] | None:
+        """The families with something due by `now` (None: all, someone else wrote meanwhile)."""
+        if self.store.version != self._seen_version:
+            return None
+        return {name for name, due in self._next_due.items() if due is not None and due <= now}
+
+    # --- ticks and advances ----------------------------------------------------------------
+
+    def run_due(self) -> list[dict]:
+        """Apply every transition due now, in every family, batch after batch."""
+        changes: list[dict] = []
+        for batch in self._batches(self.clock.now_ms()):
+            changes += batch
         return changes
 
-    def _earliest(self, tx) -> int | None:
-        times = [due for _, lifecycle, config in self._lifecycles()
-                 if (due := lifecycle.next_due(lifecycle.open(tx), config)) is not None]
-        return min(times, default=None)
+    def _batches(self, now: int):
+        only = self._families_due(now)
+        for name, lifecycle, config in self._lifecycles(only):
+            more = True
+            while more:
+                changes, more = self._batch(name, lifecycle, config, now)
+                yield changes
+        self._seen_version = self.store.version
+
+    def _earliest(self) -> int | None:
+        return min((due for due in self._next_due.values() if due is not None), default=None)
+
+    async def advance_async(self, seconds: float) -> list[dict]:
+        """Manual clock: move time forward event by event, applying each transition when due,
+        and let other requests in between batches."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            changes: list[dict] = []
+            for batch in self._advance(seconds):
+                changes += batch
+                await asyncio.sleep(0)
+            return changes
 
     def advance(self, seconds: float) -> list[dict]:
-        """Manual clock: move time forward event by event, applying each transition when due."""
+        changes: list[dict] = []
+        for batch in self._advance(seconds):
+            changes += batch
+        return changes
+
+    def _advance(self, seconds: float):
         target = self.clock.now_ms() + int(seconds * 1000)
-        changes = self.run_due()
+        self._seen_version = -1   # whatever was written since the last look, look again
+        yield from self._batches(self.clock.now_ms())
         for _ in range(MAX_EVENTS_PER_ADVANCE):
-            due = self._next_due
+            due = self._earliest()
             if due is None or due > target:
                 break
             self.clock.set_ms(max(due, self.clock.now_ms()))
-            changes += self.run_due()
+            yield from self._batches(self.clock.now_ms())
         self.clock.set_ms(target)
-        changes += self.run_due()
-        return changes
+        self._seen_version = -1
+        yield from self._batches(target)
 
     def idle(self) -> bool:
-        """Nothing is due and nothing was written since the last look: skip the scan."""
-        due = self._next_due
+        """Nothing is due and nothing was written since the last look: skip the tick."""
+        due = self._earliest()
         return (self.store.version == self._seen_version
                 and (due is None or due > self.clock.now_ms()))
 
@@ -87,7 +169,8 @@ class Scheduler:
             await asyncio.sleep(pause)
             try:
                 if self._leader(interval) and not self.idle():
-                    self.run_due()
+                    for _ in self._batches(self.clock.now_ms()):
+                        await asyncio.sleep(0)
                 if outage:
                     log.warning("the store answers again: jobs move on")
                 pause, outage = interval, False
@@ -97,3 +180,4 @@ class Scheduler:
                 pause, outage = min(max(pause * 2, interval), 5.0), True
             except Exception:  # the server must keep serving whatever one tick does
                 log.exception("lifecycle tick failed")
+                pause = min(max(pause * 2, interval), 5.0)

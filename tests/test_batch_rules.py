@@ -5,6 +5,8 @@ import pytest
 
 from cancelgate.families import paging
 from cancelgate.families.batch import rules
+from cancelgate.families.batch.indexes import INDEXES
+from cancelgate.store.indexes import IndexedDict
 from cancelgate.errors import ApiError
 
 NOW = 5_000
@@ -15,8 +17,8 @@ def job(job_id: str, status: str, **fields) -> dict:
             "status": status, "createdAt": 1, "dependsOn": [], **fields}
 
 
-def table(*jobs: dict) -> dict:
-    return rules.link_dependents({j["jobId"]: j for j in jobs})
+def table(*jobs: dict) -> IndexedDict:
+    return IndexedDict(INDEXES, rules.link_dependents({j["jobId"]: j for j in jobs}))
 
 
 def test_submitted_fails_with_reason_and_time():
@@ -53,10 +55,10 @@ def test_dependency_that_is_gone_does_not_block():
 
 
 def test_finished_jobs_are_not_written():
-    class Untouchable(dict):
+    class Untouchable(IndexedDict):
         def __setitem__(self, key, value):
             raise AssertionError(f"wrote {key}")
-    jobs = Untouchable(table(job("a", "SUCCEEDED"), job("b", "FAILED")))
+    jobs = Untouchable(INDEXES, table(job("a", "SUCCEEDED"), job("b", "FAILED")))
     for terminate in (False, True):
         rules.stop_job(jobs, "a", "r", NOW, terminate=terminate)
         rules.stop_job(jobs, "b", "r", NOW, terminate=terminate)
@@ -88,7 +90,7 @@ def test_bulk_reports_malformed_ids_and_counts_unknown_as_successful():
 
 
 def test_submit_refuses_unknown_dependency_and_writes_nothing():
-    jobs: dict = {}
+    jobs = table()
     with pytest.raises(ApiError) as raised:
         rules.submit(jobs, {"jobName": "n", "jobQueue": "q", "jobDefinition": "d",
                             "dependsOn": [{"jobId": "ghost"}]}, NOW, "new", str)
@@ -117,7 +119,7 @@ def test_dispatch_by_hand_then_the_lifecycle_keeps_times_moving_forward():
     from cancelgate.families.batch.world import World
     config = {"durations": {"SUBMITTED": 1, "PENDING": 1, "STARTING": 2, "RUNNING": 10},
               "capacity": {"default": 5}}
-    jobs = {"r": {"jobId": "r", "jobQueue": "q", "status": "RUNNABLE", "createdAt": 0, "_since": 0}}
+    jobs = table({"jobId": "r", "jobQueue": "q", "status": "RUNNABLE", "createdAt": 0, "_since": 0})
     world = World(jobs, {}, {}, {}, {})   # a queue with no environment: the lifecycle file's capacity
     changes: list = []
     assert rules.move_head(jobs, "q", 10_000, changes)["status"] == "STARTING"

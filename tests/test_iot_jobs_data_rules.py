@@ -6,12 +6,13 @@ import pytest
 from cancelgate.errors import ApiError
 from cancelgate.families.iot import lifecycle, rules
 from cancelgate.families.iot_jobs_data import rules as device
+from cancelgate.store.indexes import IndexedDict
 
 CONFIG = {"durations": {"QUEUED": 5, "IN_PROGRESS": 10}, "outcomes": {"SUCCEEDED": 1.0}}
 
 
 def world(*jobs: tuple[str, dict], things=("t",)):
-    tables = {"things": {}, "jobs": {}, "executions": {}, "groups": {}}
+    tables = {"things": {}, "jobs": {}, "executions": IndexedDict(lifecycle.INDEXES), "groups": {}}
     for name in things:
         rules.create_thing(tables["things"], name, {}, rules.thing_arn("us-east-1", "123456789012", name))
     for at, (job_id, extra) in enumerate(jobs):

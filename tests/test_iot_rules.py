@@ -5,13 +5,14 @@ import pytest
 
 from cancelgate.families.iot import lifecycle, rules
 from cancelgate.errors import ApiError
+from cancelgate.store.indexes import IndexedDict
 
 NOW = 10_000
 ARN = "arn:aws:iot:us-east-1:123456789012:thing/{}"
 
 
 def world(status: str, version: int = 1):
-    things, jobs, executions = {}, {}, {}
+    things, jobs, executions = {}, {}, IndexedDict(lifecycle.INDEXES)
     rules.put_execution(things, jobs, executions, "t", "j", {"status": status, "versionNumber": version},
                         1_000, ARN.format, lambda j: f"job/{j}")
     return things, jobs, executions
@@ -84,7 +85,7 @@ def test_printable_unicode_is_fine():
 
 
 def test_create_job_refuses_unknown_targets_and_duplicates():
-    things, jobs, executions = {}, {}, {}
+    things, jobs, executions = {}, {}, IndexedDict(lifecycle.INDEXES)
     rules.create_thing(things, "a", {}, ARN.format("a"))
     with pytest.raises(ApiError) as missing:
         rules.create_job(things, jobs, executions, "j", {"targets": [ARN.format("b")]}, NOW, "arn")

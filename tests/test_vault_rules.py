@@ -6,6 +6,7 @@ import pytest
 from cancelgate.families.vault import lifecycle, limits, rules
 from cancelgate.families.vault import sessions as vault_sessions
 from cancelgate.errors import ApiError
+from cancelgate.store.indexes import IndexedDict
 
 
 def job(job_id: int, status: str, vault_id: int = 1) -> dict:
@@ -22,11 +23,12 @@ def test_cancel_answers_each_id_in_order():
 
 
 def tables(jobs: dict) -> dict:
-    return {"jobs": jobs, "index": {}, "sessions": {}, "user_sessions": {}, "expiry": {}}
+    indexed = jobs if isinstance(jobs, IndexedDict) else IndexedDict(lifecycle.INDEXES, jobs)
+    return {"jobs": indexed, "index": {}, "sessions": {}, "user_sessions": {}, "expiry": {}}
 
 
 def test_cancelling_never_fails_and_ends_cancelled():
-    jobs = {"1": {**job(1, "CANCELLING"), "_since": 0}}
+    jobs = IndexedDict(lifecycle.INDEXES, {"1": {**job(1, "CANCELLING"), "_since": 0}})
     config = {"durations": {"CANCELLING": 2}}
     assert lifecycle.lifecycle_next(tables(jobs), config) == 2000
     assert lifecycle.lifecycle_step(tables(jobs), 1999, config) == []
@@ -35,7 +37,7 @@ def test_cancelling_never_fails_and_ends_cancelled():
 
 
 def test_lifecycle_runs_scheduled_jobs_to_success():
-    jobs = {"1": {**job(1, "SCHEDULED"), "_since": 0}}
+    jobs = IndexedDict(lifecycle.INDEXES, {"1": {**job(1, "SCHEDULED"), "_since": 0}})
     config = {"durations": {"SCHEDULED": 1, "QUEUED": 1, "RUNNING": 1}}
     assert [m["to"] for m in lifecycle.lifecycle_step(tables(jobs), 5000, config)] == ["QUEUED", "RUNNING", "SUCCESS"]
     assert (jobs["1"]["run_start_date"], jobs["1"]["run_end_date"]) == (2000, 3000)
@@ -55,7 +57,8 @@ def test_every_documented_status_is_reachable_on_the_clock(next_, outcome, path)
 
 
 def test_index_follows_moves_and_lists_split_open_and_done():
-    jobs = {str(i): {**job(i, s), "_since": 0} for i, s in [(1, "QUEUED"), (2, "SUCCESS"), (3, "CANCELLING")]}
+    jobs = IndexedDict(lifecycle.INDEXES, {str(i): {**job(i, s), "_since": 0}
+                                           for i, s in [(1, "QUEUED"), (2, "SUCCESS"), (3, "CANCELLING")]})
     index: dict = {}
     assert [j["id"] for j in rules.monitors(jobs, index, 1, {})] == [1, 3]
     assert index["1"] == {"open": [1, 3], "done": [2]}

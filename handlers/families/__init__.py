@@ -14,7 +14,12 @@ from cancelgate.families.family import Family, Lifecycle
 REGISTRY: dict[str, Family] = {family.name: family for family in (batch.FAMILY, iot.FAMILY, iot_jobs_data.FAMILY,
                                                                   vault.FAMILY)}
 
-__all__ = ["REGISTRY", "Family", "Lifecycle", "table_owner"]
+__all__ = ["REGISTRY", "Family", "Lifecycle", "indexes", "table_owner"]
+
+
+def indexes() -> dict:
+    """table -> the indexes (family.Index) the store keeps for it, from every family."""
+    return {table: specs for family in REGISTRY.values() for table, specs in family.indexes.items()}
 
 
 def table_owner(table: str) -> Family | None:

@@ -4,15 +4,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-Step = Callable[[Any, int, dict], list]          # (table, now, config) -> transitions applied
+Step = Callable[[Any, int, dict, int], list]     # (table, now, config, budget) -> transitions applied
 NextDue = Callable[[Any, dict], "int | None"]    # (table, config) -> when the next one is due
+
+
+@dataclass(frozen=True)
+class Index:
+    """An ordered index the store keeps for a table (store/indexes.py): `entry(doc)` is the
+    document's `(group, sort key)`, or None to leave it out. It must accept any document a
+    table can hold, and give the same answer for the same document."""
+
+    name: str
+    entry: Callable[[Mapping], "tuple[str, str] | None"]
 
 
 @dataclass(frozen=True)
 class Lifecycle:
     """How a family's documents move on the clock: the table they live in, the rule applying
     what is due, the rule saying when the next move is due, and the schema of the family's
-    section of the lifecycle file."""
+    section of the lifecycle file.
+
+    `step` applies at most about `budget` transitions (the scheduler calls it again while it
+    returns that many), and both rules find what is due through the table's indexes."""
 
     table: str
     step: Step
@@ -43,6 +56,8 @@ class Family:
     # table -> JSON schema every document of a fixture or --db file must satisfy at start
     documents: Mapping[str, dict] = field(default_factory=dict)
     lifecycle: Lifecycle | None = None
+    # table -> the indexes the store keeps for it
+    indexes: Mapping[str, tuple[Index, ...]] = field(default_factory=dict)
 
 
 def requires(*names: str, **types: str) -> dict:

@@ -16,10 +16,11 @@ def check_reachable(url: str) -> None:
 
 
 def open_store(db: str | None, fixtures: Fixtures | None, url: str | None = None,
-               prefix: str = "cancelgate", check=None) -> Store:
-    """The TinyDB store (in memory, or journalled to `db`), or with a redis:// `url` the Redis one."""
+               prefix: str = "cancelgate", check=None, indexes: dict | None = None) -> Store:
+    """The TinyDB store (in memory, or journalled to `db`), or with a redis:// `url` the Redis one.
+    `indexes`: table -> the Index list (indexes.py) both keep in step with every write."""
     if url:
         from cancelgate.store.redis_store import RedisStore  # only needed, and only imported, for Redis
-        return RedisStore(url, fixtures, prefix)
+        return RedisStore(url, fixtures, prefix, indexes=indexes)
     from cancelgate.store.tinydb_store import TinyStore
-    return TinyStore(db, fixtures, check)
+    return TinyStore(db, fixtures, check, indexes=indexes)

@@ -5,6 +5,9 @@ Keys, under a prefix (`--store-prefix`, default `cancelgate`):
   <p>:ids:<table>         the set of keys of a table (scans)
   <p>:gen:<table>         a counter bumped by every write to the table
   <p>:tables              the set of tables that exist
+  <p>:ix:<table>:<index>:<group>   an index group (indexes.py): a sorted set of members, all
+                          scored 0 so they order bytewise, as the TinyDB store orders them
+  <p>:ixg:<table>:<index> the groups an index has had; <p>:ixv which indexes were built
   <p>:version, :clock, :lease:<name>, :journal, :loaded   bookkeeping
 
 Transactions are optimistic. A transaction WATCHes every document it reads and, when it scans a
@@ -26,7 +29,8 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from cancelgate.store.overlay import OverlayTable
+from cancelgate.store.indexes import TOP, member
+from cancelgate.store.overlay import OverlayTable, TxIndexes
 from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, touched_keys
 
 T = TypeVar("T")
@@ -51,24 +55,82 @@ class StoreBusy(StoreUnavailable):
 
 
 class RedisTx:
-    def __init__(self, pipe, prefix: str):
+    def __init__(self, pipe, prefix: str, indexes: dict | None = None):
         self.pipe = pipe
         self.prefix = prefix
         self.writes: dict[str, dict[str, Doc | None]] = {}
+        self.deltas: dict[str, TxIndexes] = {}
+        self._indexes = indexes or {}
         self._watched: set[str] = set()
+        self._raw: dict[str, bytes | None] = {}
 
     def watch(self, key: str) -> None:
         if key not in self._watched:
             self.pipe.watch(key)
             self._watched.add(key)
 
+    def read(self, doc_key: str) -> Doc | None:
+        """A committed document, WATCHed, fetched once per transaction."""
+        if doc_key not in self._raw:
+            self.watch(doc_key)
+            self._raw[doc_key] = self.pipe.get(doc_key)
+        raw = self._raw[doc_key]
+        return None if raw is None else json.loads(raw)
+
     def table(self, kind: str) -> "RedisTable":
-        return RedisTable(self, kind, self.writes.setdefault(kind, {}))
+        delta = self.deltas.get(kind)
+        if delta is None and kind in self._indexes:
+            delta = self.deltas[kind] = TxIndexes(self._indexes[kind], _StoredIndexes(self, kind, self._indexes[kind]))
+        return RedisTable(self, kind, self.writes.setdefault(kind, {}), delta)
+
+
+def _group_key(prefix: str, kind: str, name: str, group: str) -> str:
+    return f"{prefix}:ix:{kind}:{name}:{group}"
+
+
+class _StoredIndexes:
+    """A table's committed indexes as one transaction reads them: sorted sets, WATCHed."""
+
+    CHUNK = 500
+
+    def __init__(self, tx: RedisTx, kind: str, specs):
+        self._tx = tx
+        self._kind = kind
+        self._specs = {index.name: index for index in specs}
+
+    def _key(self, name: str, group: str) -> str:
+        return _group_key(self._tx.prefix, self._kind, name, group)
+
+    def entry(self, name: str, key: str):
+        doc = self._tx.read(f"{self._tx.prefix}:doc:{self._kind}:{key}")
+        return None if doc is None else self._specs[name].entry(doc)
+
+    def ordered(self, name: str, group: str, upto: str | None) -> Iterator[str]:
+        key = self._key(name, group)
+        self._tx.watch(key)
+        high = "+" if upto is None else "(" + upto + TOP
+        start = 0
+        while True:
+            chunk = self._tx.pipe.zrangebylex(key, "-", high, start=start, num=self.CHUNK)
+            yield from (m.decode() for m in chunk)
+            if len(chunk) < self.CHUNK:
+                return
+            start += self.CHUNK
+
+    def size(self, name: str, group: str) -> int:
+        key = self._key(name, group)
+        self._tx.watch(key)
+        return self._tx.pipe.zcard(key)
+
+    def groups(self, name: str) -> list[str]:
+        key = f"{self._tx.prefix}:ixg:{self._kind}:{name}"
+        self._tx.watch(key)
+        return sorted(g.decode() for g in self._tx.pipe.smembers(key))
 
 
 class RedisTable(OverlayTable):
-    def __init__(self, tx: RedisTx, kind: str, writes: dict[str, Doc | None]):
-        super().__init__(writes)
+    def __init__(self, tx: RedisTx, kind: str, writes: dict[str, Doc | None], indexes: TxIndexes | None = None):
+        super().__init__(writes, indexes)
         self._tx = tx
         self._kind = kind
 
@@ -76,10 +138,7 @@ class RedisTable(OverlayTable):
         return f"{self._tx.prefix}:doc:{self._kind}:{key}"
 
     def _read(self, key: str) -> Doc | None:
-        doc_key = self._doc_key(key)
-        self._tx.watch(doc_key)
-        raw = self._tx.pipe.get(doc_key)
-        return None if raw is None else json.loads(raw)
+        return self._tx.read(self._doc_key(key))
 
     def _scan(self) -> Iterator[tuple[str, Doc]]:
         self._tx.watch(f"{self._tx.prefix}:gen:{self._kind}")
@@ -105,20 +164,36 @@ def ping(url: str) -> None:
 class RedisStore:
     """Shared state in Redis. `url` is redis://host:port/db."""
 
-    def __init__(self, url: str, fixtures: Fixtures | None = None, prefix: str = "cancelgate"):
+    def __init__(self, url: str, fixtures: Fixtures | None = None, prefix: str = "cancelgate",
+                 indexes: dict | None = None):
         # single commands are retried on a new connection (a dropped one is not an outage);
         # transactions never are: a lost EXEC reply is settled by its commit key instead
         self.client = redis.Redis.from_url(
             url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.01), 3), socket_timeout=5, socket_connect_timeout=2,
             retry_on_error=[redis.ConnectionError, redis.TimeoutError])
         self.prefix = prefix
+        self._indexes = {kind: list(specs) for kind, specs in (indexes or {}).items()}
         try:
             self.client.ping()
         except redis.ConnectionError as error:
             raise ConnectionError(f"cannot reach Redis at {url}: {error}") from None
-        # the first worker to arrive loads the fixtures; a restart keeps what is there
+        # the first worker to arrive loads the fixtures; a restart keeps what is there, and
+        # builds the indexes once if they were built for other ones (or by an older server)
         if self.client.set(f"{prefix}:loaded", "1", nx=True):
             self._load(fixtures or {})
+        elif self.client.get(f"{prefix}:ixv") != self._index_signature().encode():
+            self._load(self._stored())
+
+    def _index_signature(self) -> str:
+        return json.dumps({kind: [index.name for index in specs] for kind, specs in sorted(self._indexes.items())})
+
+    def _stored(self) -> Fixtures:
+        """Every document, as the store holds it (to rebuild the indexes of state kept over a restart)."""
+        def read(tx):
+            kinds = [t.decode() for t in tx.pipe.smembers(f"{self.prefix}:tables")]
+            return {kind: dict(tx.table(kind).items()) for kind in kinds}
+        with self.client.pipeline() as pipe:
+            return read(RedisTx(pipe, self.prefix))
 
     # --- the store interface -----------------------------------------------------------------
 
@@ -132,7 +207,7 @@ class RedisStore:
             sent = False
             try:
                 with self.client.pipeline() as pipe:
-                    tx = RedisTx(pipe, self.prefix)
+                    tx = RedisTx(pipe, self.prefix, self._indexes)
                     # every read WATCHes first, which puts the pipeline in immediate mode
                     result = fn(tx)
                     changes = [(kind, key, doc) for kind, docs in tx.writes.items() for key, doc in docs.items()]
@@ -141,6 +216,7 @@ class RedisStore:
                         return result
                     pipe.multi()
                     self._queue_writes(pipe, changes)
+                    self._queue_index_moves(pipe, tx.deltas)
                     pipe.set(commit, 1, px=COMMIT_KEY_TTL_MS)
                     sent = True
                     pipe.execute()
@@ -181,6 +257,19 @@ class RedisStore:
             pipe.incr(f"{self.prefix}:gen:{kind}")
         pipe.incr(f"{self.prefix}:version")
 
+    def _queue_index_moves(self, pipe, deltas: dict[str, TxIndexes]) -> None:
+        for kind, delta in deltas.items():
+            for name, own in delta.own.items():
+                for key, new in own.items():
+                    old = delta.before[name][key]
+                    if old == new:
+                        continue
+                    if old is not None:
+                        pipe.zrem(_group_key(self.prefix, kind, name, old[0]), member(old, key))
+                    if new is not None:
+                        pipe.zadd(_group_key(self.prefix, kind, name, new[0]), {member(new, key): 0})
+                        pipe.sadd(f"{self.prefix}:ixg:{kind}:{name}", new[0])
+
     def _load(self, fixtures: Fixtures) -> None:
         """Replace the namespace's documents in one MULTI. It WATCHes the set of tables and the
         generation counter of every table, which each write bumps: a write that commits while
@@ -205,11 +294,24 @@ class RedisStore:
             for kind in old:
                 keys = [k.decode() for k in pipe.smembers(f"{self.prefix}:ids:{kind}")]
                 doomed += [f"{self.prefix}:doc:{kind}:{k}" for k in keys] + [f"{self.prefix}:ids:{kind}"]
+            for kind, specs in self._indexes.items():
+                for index in specs:
+                    groups_key = f"{self.prefix}:ixg:{kind}:{index.name}"
+                    pipe.watch(groups_key)
+                    doomed += [_group_key(self.prefix, kind, index.name, g.decode()) for g in pipe.smembers(groups_key)]
+                    doomed.append(groups_key)
             pipe.multi()
             for start in range(0, len(doomed), 1000):
                 pipe.delete(*doomed[start:start + 1000])
             changes = [(kind, key, doc) for kind, docs in fixtures.items() for key, doc in docs.items()]
             self._queue_writes(pipe, changes)
+            for kind, specs in self._indexes.items():
+                for index in specs:
+                    for key, doc in (fixtures.get(kind) or {}).items():
+                        if (entry := index.entry(doc)) is not None:
+                            pipe.zadd(_group_key(self.prefix, kind, index.name, entry[0]), {member(entry, key): 0})
+                            pipe.sadd(f"{self.prefix}:ixg:{kind}:{index.name}", entry[0])
+            pipe.set(f"{self.prefix}:ixv", self._index_signature())
             for kind in old:
                 pipe.incr(f"{self.prefix}:gen:{kind}")
             pipe.incr(f"{self.prefix}:version")

@@ -24,7 +24,8 @@ from tinydb import TinyDB
 from tinydb.storages import MemoryStorage
 from tinydb.table import Table
 
-from cancelgate.store.overlay import OverlayTable, private_copy
+from cancelgate.store.indexes import Committed, build
+from cancelgate.store.overlay import OverlayTable, TxIndexes, private_copy
 from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, T, touched_keys
 from cancelgate.store.wal import WriteAheadLog
 
@@ -56,8 +57,8 @@ class _KeyedTable(Table):
 
 
 class TxTable(OverlayTable):
-    def __init__(self, table: _KeyedTable, writes: dict[str, Doc | None]):
-        super().__init__(writes)
+    def __init__(self, table: _KeyedTable, writes: dict[str, Doc | None], indexes: TxIndexes | None):
+        super().__init__(writes, indexes)
         self._table = table
 
     def _read(self, key: str) -> Doc | None:
@@ -72,20 +73,29 @@ class TxTable(OverlayTable):
 class Tx:
     """What a function run by `Store.transact` reads and writes through."""
 
-    def __init__(self, db: TinyDB):
+    def __init__(self, db: TinyDB, indexes: dict[str, Committed]):
         self._db = db
+        self._indexes = indexes
         self.writes: dict[str, dict[str, Doc | None]] = {}
+        self._deltas: dict[str, TxIndexes] = {}
 
     def table(self, kind: str) -> TxTable:
-        return TxTable(self._db.table(kind), self.writes.setdefault(kind, {}))
+        delta = self._deltas.get(kind)
+        if delta is None and kind in self._indexes:
+            committed = self._indexes[kind]
+            delta = self._deltas[kind] = TxIndexes(committed.indexes.values(), committed)
+        return TxTable(self._db.table(kind), self.writes.setdefault(kind, {}), delta)
 
 
 class TinyStore:
     """TinyDB-backed state, in memory or journalled to a file; one process."""
 
     def __init__(self, path: str | os.PathLike | None = None, fixtures: Fixtures | None = None,
-                 check: Callable[[dict, str], None] | None = None):
-        """`check(state, source)` refuses recovered state the server cannot serve (it raises)."""
+                 check: Callable[[dict, str], None] | None = None, indexes: dict | None = None):
+        """`check(state, source)` refuses recovered state the server cannot serve (it raises);
+        `indexes`: table -> the Index list (indexes.py) kept for it."""
+        self._index_specs = dict(indexes or {})
+        self._indexes: dict[str, Committed] = {}
         self._db = TinyDB(storage=MemoryStorage)
         self._db.table_class = _KeyedTable
         self._lock = threading.Lock()
@@ -118,11 +128,13 @@ class TinyStore:
     def _load(self, data: dict) -> None:
         self._db.storage.write({kind: dict(docs) for kind, docs in data.items()})
         self._db.clear_cache()
+        self._indexes = {kind: build(specs, (data.get(kind) or {}).items())
+                         for kind, specs in self._index_specs.items()}
 
     def transact(self, fn: Callable[[Tx], T]) -> T:
         """Run `fn` alone against the current state; apply its writes only if it returns."""
         with self._lock:
-            tx = Tx(self._db)
+            tx = Tx(self._db, self._indexes)
             result = fn(tx)
             changes = [[kind, key, doc] for kind, docs in tx.writes.items()
                        for key, doc in docs.items()]
@@ -133,6 +145,8 @@ class TinyStore:
                 for kind, key, doc in changes:
                     table = self._db.table(kind)
                     table.drop(key) if doc is None else table.put(key, doc)
+                    if kind in self._indexes:
+                        self._indexes[kind].put(key, doc)
                 record = touched_keys.get()
                 if record is not None:
                     record.extend((kind, key) for kind, key, _ in changes)

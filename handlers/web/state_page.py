@@ -72,15 +72,12 @@ class RecordTransitions:
 
 def record_scheduler(scheduler, transitions) -> None:
     """Every transition the scheduler applies (real clock or advanced) goes to the timeline too."""
-    run_due = scheduler.run_due
     tables = {name: family.lifecycle.table for name, family in REGISTRY.items() if family.lifecycle}
 
-    def recorded() -> list[dict]:
-        changes = run_due()
+    def recorded(changes: list[dict]) -> None:
         by_family: dict[str, list] = {}
         for change in changes:
             by_family.setdefault(change["family"], []).append(change)
         for family, moved in by_family.items():
             transitions.clock(family, tables[family], moved)
-        return changes
-    scheduler.run_due = recorded
+    scheduler.listeners.append(recorded)

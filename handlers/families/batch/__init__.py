@@ -2,7 +2,7 @@
 compute environments, job queues, job definitions, jobs (seeds 001, 002 for cancel and terminate)."""
 from __future__ import annotations
 
-from cancelgate.families.batch import lifecycle, rules
+from cancelgate.families.batch import indexes, lifecycle, rules
 from cancelgate.families.family import Family, Lifecycle, requires
 
 JOBS = "batch_jobs"
@@ -39,4 +39,5 @@ FAMILY = Family(
     prepare={JOBS: rules.link_dependents, ENVIRONMENTS: regional, QUEUES: regional, DEFINITIONS: regional},
     lifecycle=Lifecycle(JOBS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA,
                         view=world_of),
+    indexes={JOBS: indexes.INDEXES},
 )

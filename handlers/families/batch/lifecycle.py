@@ -8,10 +8,13 @@ maxvCpus give a queue its capacity.
 """
 from __future__ import annotations
 
-from cancelgate.families.batch import attempts, environments, queues
-from cancelgate.families.batch.rules import (FINISHED, ACTIVE, Job, child_ids, end_now, head_of_queue,
+from cancelgate.families.batch import attempts, environments, indexes, queues
+from cancelgate.families.batch.rules import (FINISHED, Job, end_now, finish_parent_if_done, head_of_queue,
                                               is_array_parent, move, move_head, settle)
-from cancelgate.families.batch.world import region_of
+from cancelgate.families.poison import blamed
+from cancelgate.store.indexes import num, sort_key_of
+
+JOBS_TABLE = "batch_jobs"
 
 SETTLING_STATUSES = ("CREATING", "UPDATING", "DELETING")
 SETTLING_DEFAULT_S = 2
@@ -35,8 +38,8 @@ def _due(job: Job, config: dict, jobs) -> int | None:
     seconds = config["durations"].get(job["status"])
     if job["status"] == "PENDING":
         if is_array_parent(job):
-            return None
-        finished_at = since
+            return job.get("_children_done")
+        finished_at = max(since, job.get("_ready_at", since))
         for dependency in job.get("dependsOn") or ():
             found = jobs.get(dependency["jobId"])
             if found is None:
@@ -44,7 +47,7 @@ def _due(job: Job, config: dict, jobs) -> int | None:
             if found["status"] not in FINISHED:
                 return None
             if found["status"] == "FAILED":
-                return since  # fails as soon as it is looked at
+                return max(since, found.get("stoppedAt", since))  # fails as soon as it is looked at
             finished_at = max(finished_at, found.get("stoppedAt", since))
         return finished_at + int((seconds or 0) * 1000)
     if job["status"] == "RUNNING" and (limit := attempts.timeout_at(job)) is not None:
@@ -75,78 +78,104 @@ def _settle(table, now: int, config: dict, key, changes: list) -> None:
                         "from": doc["status"], "to": status, "at": due})
 
 
+def _waits(config: dict) -> list[tuple[str, int]]:
+    """(DUE group, ms a job spends in it): the statuses that move on the clock."""
+    waits = [(status, int(seconds * 1000)) for status in ("SUBMITTED", "STARTING", "RUNNING")
+             if (seconds := config["durations"].get(status)) is not None]
+    return waits + [("PENDING", int((config["durations"].get("PENDING") or 0) * 1000)), (indexes.ARRAY_DONE, 0)]
+
+
+def _first(jobs, name: str, group: str) -> int | None:
+    first = jobs.members(name, group, limit=1)
+    return None if not first else int(sort_key_of(first[0])) - (1 << 62)
+
+
 def lifecycle_next(world, config: dict) -> int | None:
     """The earliest time at which some document will move by itself (None: nothing will)."""
     jobs = world.jobs
-    earliest = min((due for table in (world.environments, world.queues) for doc in table.values()
-                    if (due := _settle_due(doc, config)) is not None), default=None)
-    for queue in world.queues.values():
-        if (limit := _limit_due(world, queue)) is not None and (earliest is None or limit[2] < earliest):
-            earliest = limit[2]
-    for job in jobs.values():
-        if job["status"] in FINISHED or "_since" not in job:
-            continue
-        due = _due(job, config, jobs)
-        if due is not None and (earliest is None or due < earliest):
-            earliest = due
-    return earliest
+    times = [due for table in (world.environments, world.queues) for doc in table.values()
+             if (due := _settle_due(doc, config)) is not None]
+    times += [limit[2] for queue in world.queues.values() if (limit := _limit_due(world, queue)) is not None]
+    times += [at + wait for group, wait in _waits(config) if (at := _first(jobs, indexes.DUE, group)) is not None]
+    times.append(_first(jobs, indexes.DEADLINE, ""))
+    return min((t for t in times if t is not None), default=None)
 
 
-def lifecycle_step(world, now: int, config: dict) -> list[dict]:
-    """Apply every transition due at `now`, until nothing more moves; return them in order.
+def _due_now(jobs, now: int, config: dict, limit: int) -> list[Job]:
+    """Up to `limit` jobs of each timed status due by `now`, in the order a pass applies them."""
+    keys = dict.fromkeys(jobs.ordered(indexes.DEADLINE, "", num(now), limit))
+    for group, wait in _waits(config):
+        keys.update(dict.fromkeys(jobs.ordered(indexes.DUE, group, num(now - wait), limit)))
+    found = [job for key in keys if (job := jobs.get(key)) is not None]
+    return sorted(found, key=lambda j: (j.get("createdAt", 0), j["jobId"]))
+
+
+def lifecycle_step(world, now: int, config: dict, budget: int = 1000) -> list[dict]:
+    """Apply the transitions due at `now` (about `budget` of them: the scheduler calls again
+    while a step returns that many), until nothing more moves; return them in order.
 
     SUBMITTED -> PENDING -> RUNNABLE -> STARTING -> RUNNING -> SUCCEEDED after the configured
     durations; a PENDING job waits for its dependencies (a failed one fails it); RUNNABLE jobs
     leave their queue head first (priority, then age) while the queue has a free slot, a job
     with a recorded cancel failing there instead of starting; an array parent finishes when
-    all its children have (SUCCEEDED only if they all did).
+    all its children have (SUCCEEDED only if they all did). Each job's move runs under
+    `blamed`, so a job a rule cannot handle is reported (and quarantined), not retried forever.
     """
     changes: list[dict] = []
     jobs = world.jobs
     _settle(world.environments, now, config, "computeEnvironmentName", changes)
     _settle(world.queues, now, config, "jobQueueName", changes)
-    for job in list(jobs.values()):
-        if "_since" not in job and job["status"] not in FINISHED:
-            jobs[job["jobId"]] = {**job, "_since": now}
+    for key in jobs.ordered(indexes.UNSEEN, "", limit=budget):
+        with blamed(JOBS_TABLE, key):
+            jobs[key] = {**jobs.get(key), "_since": now}
     moved = True
-    while moved:
+    while moved and len(changes) < budget:
         moved = False
-        order = sorted((j.get("createdAt", 0), j["jobId"]) for j in jobs.values()
-                       if j["status"] not in FINISHED)
-        for _, job_id in order:
-            job = jobs.get(job_id)  # fresh: an earlier move in this pass may have settled it
-            if job is None or job["status"] in FINISHED:
-                continue
-            if is_array_parent(job):
-                moved |= _parent_step(jobs, job, now, config, changes)
-                continue
-            due = _due(job, config, jobs)
-            if due is None or due > now:
-                continue
-            moved = True
-            status = job["status"]
-            if status == "SUBMITTED":
-                move(jobs, job, "PENDING", due, changes)
-            elif status == "PENDING":
-                failed = [d["jobId"] for d in job.get("dependsOn") or ()
-                          if (jobs.get(d["jobId"]) or {}).get("status") == "FAILED"]
-                if failed:
-                    done = move(jobs, job, "FAILED", due, changes, stoppedAt=due,
-                                 statusReason=f"Dependent Job {failed[0]} failed")
-                    settle(jobs, done, due)
-                else:
-                    move(jobs, job, "RUNNABLE", due, changes)
-            elif status == "STARTING":
-                move(jobs, job, "RUNNING", due, changes, startedAt=due)
-            elif status == "RUNNING":
-                if due == attempts.timeout_at(job):
-                    attempts.end(jobs, job, due, attempts.TIMEOUT_EXIT_CODE, None, changes,
-                                 status_reason=attempts.TIMED_OUT)
-                else:   # left to run by itself, the container exits 0
-                    attempts.end(jobs, job, due, 0, None, changes)
-        moved |= _dispatch_queues(world, now, config, changes)
-        moved |= _time_limits(world, now, changes)
+        for job in _due_now(jobs, now, config, budget - len(changes)):
+            if len(changes) >= budget:
+                break
+            with blamed(JOBS_TABLE, job["jobId"]):
+                moved |= _apply(jobs, job["jobId"], now, config, changes)
+        with blamed(JOBS_TABLE, None):
+            moved |= _dispatch_queues(world, now, config, changes, budget)
+            moved |= _time_limits(world, now, changes)
     return changes
+
+
+def _apply(jobs, job_id: str, now: int, config: dict, changes: list) -> bool:
+    """Move one job that the indexes say is due; False if it turns out it is not (yet)."""
+    job = jobs.get(job_id)  # fresh: an earlier move in this pass may have settled it
+    if job is None or job["status"] in FINISHED:
+        return False
+    if is_array_parent(job):
+        return _parent_step(jobs, job, now, config, changes)
+    due = _due(job, config, jobs)
+    if due is None or due > now:
+        if job["status"] == "PENDING":   # out of DUE until its dependencies let it go (settle)
+            jobs[job_id] = ({**job, "_blocked": True} if due is None
+                            else {**job, "_ready_at": due - int((config["durations"].get("PENDING") or 0) * 1000)})
+        return False
+    status = job["status"]
+    if status == "SUBMITTED":
+        move(jobs, job, "PENDING", due, changes)
+    elif status == "PENDING":
+        failed = [d["jobId"] for d in job.get("dependsOn") or ()
+                  if (jobs.get(d["jobId"]) or {}).get("status") == "FAILED"]
+        if failed:
+            done = move(jobs, job, "FAILED", due, changes, stoppedAt=due,
+                        statusReason=f"Dependent Job {failed[0]} failed")
+            settle(jobs, done, due)
+        else:
+            move(jobs, job, "RUNNABLE", due, changes)
+    elif status == "STARTING":
+        move(jobs, job, "RUNNING", due, changes, startedAt=due)
+    elif status == "RUNNING":
+        if due == attempts.timeout_at(job):
+            attempts.end(jobs, job, due, attempts.TIMEOUT_EXIT_CODE, None, changes,
+                         status_reason=attempts.TIMED_OUT)
+        else:   # left to run by itself, the container exits 0
+            attempts.end(jobs, job, due, 0, None, changes)
+    return True
 
 
 def _cancel_limit(queue: dict) -> dict | None:
@@ -186,55 +215,40 @@ def _parent_step(jobs, parent: Job, now: int, config: dict, changes: list) -> bo
         if due is None or due > now:
             return False
         move(jobs, parent, "PENDING", due, changes)
+        finish_parent_if_done(jobs, parent["jobId"], due)
         return True
-    if parent["status"] != "PENDING" or "_stop" in parent:
+    if parent["status"] != "PENDING" or "_stop" in parent or "_children_done" not in parent:
         return False  # a recorded cancel finishes the parent through settle()
-    children = [jobs.get(c) for c in child_ids(parent)]
-    if any(c is not None and c["status"] not in FINISHED for c in children):
-        return False
-    failed = any(c is not None and c["status"] == "FAILED" for c in children)
-    done = move(jobs, parent, "FAILED" if failed else "SUCCEEDED", now, changes, stoppedAt=now,
-                 statusReason="An array child failed" if failed else "All array children succeeded")
-    settle(jobs, done, now)
+    at = max(parent["_children_done"], parent["_since"])
+    failed = indexes.children_in(jobs, parent["jobId"], "FAILED") > 0
+    done = move(jobs, parent, "FAILED" if failed else "SUCCEEDED", at, changes, stoppedAt=at,
+                statusReason="An array child failed" if failed else "All array children succeeded")
+    settle(jobs, done, at)
     return True
 
 
-def _dispatch_queues(world, now: int, config: dict, changes: list) -> bool:
+def _dispatch_queues(world, now: int, config: dict, changes: list, budget: int) -> bool:
     """Start the head RUNNABLE jobs of each queue while it has room: the vCPUs of its ENABLED,
-    VALID environments, or, for a queue with no environment, the lifecycle file's job count."""
+    VALID environments, or, for a queue with no environment, the lifecycle file's job count.
+    What a queue runs is its ACTIVE index group: a count, and the vCPUs in its sort keys."""
     jobs = world.jobs
     capacity = config["capacity"]
-    running: dict[tuple, int] = {}
-    used: dict[tuple, float] = {}
-    queued = set()
-    for job in jobs.values():
-        if is_array_parent(job):
-            continue
-        where = (region_of(job), job["jobQueue"])
-        if job["status"] in ACTIVE:
-            running[where] = running.get(where, 0) + 1
-            used[where] = used.get(where, 0.0) + job.get("_vcpus", 1.0)
-        elif job["status"] == "RUNNABLE":
-            queued.add(where)
     moved = False
-    for where in sorted(queued):
-        region, queue = where
+    for where in jobs.groups(indexes.QUEUE):
+        region, queue = where.split("/", 1)
         vcpus = queues.capacity_vcpus(world.in_region(region), queue)
         limit = capacity.get("queues", {}).get(queue, capacity.get("default", 1))
-        while True:
-            if vcpus is None:
-                if running.get(where, 0) >= limit:
-                    break
-            else:
-                head = head_of_queue(jobs, queue, region)
-                if head is None or used.get(where, 0.0) + head.get("_vcpus", 1.0) > vcpus:
-                    break
-            head = move_head(jobs, queue, now, changes, region)
-            if head is None:
+        running = jobs.size(indexes.ACTIVE, where)
+        used = (sum(int(sort_key_of(m)) - (1 << 62) for m in jobs.members(indexes.ACTIVE, where)) / 1000
+                if vcpus is not None else 0.0)
+        while len(changes) < budget:
+            head = head_of_queue(jobs, queue, region)
+            if head is None or (running >= limit if vcpus is None else used + head.get("_vcpus", 1.0) > vcpus):
                 break
+            with blamed(JOBS_TABLE, head["jobId"]):
+                head = move_head(jobs, queue, now, changes, region)
             moved = True
             if head["status"] == "STARTING":
-                running[where] = running.get(where, 0) + 1
-                used[where] = used.get(where, 0.0) + head.get("_vcpus", 1.0)
+                running += 1
+                used += head.get("_vcpus", 1.0)
     return moved
-

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cancelgate.errors import ApiError
 from cancelgate.families import paging
-from cancelgate.families.batch import environments, rules
+from cancelgate.families.batch import environments, indexes, rules
 from cancelgate.families.batch.world import World, name_from, region_of
 
 DELETED_REASON = "Job queue deleted"
@@ -134,10 +134,8 @@ SNAPSHOT_SIZE = 100
 def snapshot(world: World, request: dict, now: int) -> dict:
     """GetJobQueueSnapshot: the RUNNABLE jobs in the order the queue dispatches them."""
     queue = existing(world, request["jobQueue"])
-    waiting = [job for job in world.jobs.values()
-               if job.get("jobQueue") == queue["jobQueueName"] and region_of(job) == world.region
-               and job["status"] == "RUNNABLE" and not rules.is_array_parent(job)]
-    waiting.sort(key=rules.dispatch_order)
+    group = f"{world.region}/{queue['jobQueueName']}"
+    waiting = [world.jobs.get(key) for key in world.jobs.ordered(indexes.QUEUE, group, limit=SNAPSHOT_SIZE)]
     return {"frontOfQueue": {"jobs": [{"jobArn": job["jobArn"], "earliestTimeAtPosition": job.get("_since", now)}
-                                      for job in waiting[:SNAPSHOT_SIZE]],
+                                      for job in waiting if job is not None],
                              "lastUpdatedAt": now}}

@@ -6,11 +6,13 @@ waiting on dependencies and RUNNABLE jobs keep the cancel until they would move 
 dependency finishes; the job reaches the head of its queue); STARTING and RUNNING jobs are only
 stopped by TerminateJob; finished jobs never change.
 
-`jobs` is any mapping-like table of job id -> job document offering `get`, item assignment and
-`values()` (a plain dict in unit tests, a store transaction in the server). Documents read are
-treated as read-only: every change writes a new document. Keys starting with `_` are our own
-bookkeeping and never leave the server: `_stop` is a recorded cancel or terminate that has not
-taken effect yet, `_dependents` the ids of jobs whose `dependsOn` names this job.
+`jobs` is a table of job id -> job document offering `get`, item assignment, `values()` and the
+indexes of indexes.py (a store transaction in the server, an `IndexedDict` in unit tests).
+Documents read are treated as read-only: every change writes a new document. Keys starting
+with `_` are our own bookkeeping and never leave the server: `_stop` is a recorded cancel or
+terminate that has not taken effect yet, `_dependents` the ids of jobs whose `dependsOn` names
+this job, `_blocked` a PENDING job waiting for a dependency to finish, `_ready_at` when its last
+one did, `_children_done` when the last child of an array parent finished.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Any, Iterable
 
 from cancelgate.errors import ApiError
 from cancelgate.families import paging
+from cancelgate.families.batch import indexes
 
 NOT_STARTED = ("SUBMITTED", "PENDING", "RUNNABLE")
 ACTIVE = ("STARTING", "RUNNING")
@@ -82,18 +85,17 @@ def stop_job(jobs, job_id: str, reason: str, now: int, *, terminate: bool) -> No
 
 
 def _stop_array(jobs, parent: Job, reason: str, now: int, terminate: bool) -> None:
-    # While the children fail, the parent holds no recorded stop, so each child's settle() does
-    # not rescan every sibling (up to 10,000 of them); the record goes on once, at the end.
-    recorded = parent.get("_stop", {"reason": reason})
-    jobs[parent["jobId"]] = {k: v for k, v in parent.items() if k != "_stop"}
+    # The stop is recorded first, so the child that finishes last fails the parent (settle);
+    # whether a parent is done is a count in the CHILDREN index, so each child costs O(log n).
+    if "_stop" not in parent:
+        jobs[parent["jobId"]] = {**parent, "_stop": {"reason": reason}}
     for child in child_ids(parent):
         stop_job(jobs, child, reason, now, terminate=terminate)
-    jobs[parent["jobId"]] = {**jobs.get(parent["jobId"]), "_stop": recorded}
-    _finish_parent_if_done(jobs, parent["jobId"], now)
+    finish_parent_if_done(jobs, parent["jobId"], now)
 
 
 def _fail(jobs, job: Job, reason: str, now: int, flag: str) -> None:
-    failed = {k: v for k, v in job.items() if k != "_stop"}
+    failed = {k: v for k, v in job.items() if k != "_stop" and k not in PENDING_MARKS}
     if flag == "isTerminated" and job["status"] in ACTIVE:
         failed = end_attempt(failed, now, TERMINATED_EXIT_CODE, reason)
     failed.update(status="FAILED", statusReason=reason, stoppedAt=now)
@@ -129,28 +131,36 @@ def end_now(jobs, job_id: str, reason: str, now: int) -> None:
 
 
 def settle(jobs, job: Job, now: int) -> None:
-    """Consequences of `job` having finished: recorded cancels of dependents and parent apply."""
+    """Consequences of `job` having finished: dependents waiting on it may go on (or apply their
+    recorded cancel), and its array parent learns whether all its children are done."""
     if job["status"] not in FINISHED:
         return
     for dependent_id in job.get("_dependents") or ():
         dependent = jobs.get(dependent_id)
-        if (dependent is not None and dependent["status"] == "PENDING" and "_stop" in dependent
-                and not is_array_parent(dependent) and dependencies_finished(jobs, dependent)):
+        if (dependent is None or dependent["status"] != "PENDING" or is_array_parent(dependent)
+                or not dependencies_finished(jobs, dependent)):
+            continue
+        if "_stop" in dependent:
             _fail(jobs, dependent, dependent["_stop"]["reason"], now, "isCancelled")
+        elif dependent.get("_blocked"):
+            ready = max(dependent.get("_ready_at", 0), job.get("stoppedAt", now))
+            jobs[dependent_id] = {**{k: v for k, v in dependent.items() if k != "_blocked"}, "_ready_at": ready}
     parent = parent_id(job)
     if parent is not None:
-        _finish_parent_if_done(jobs, parent, now)
+        finish_parent_if_done(jobs, parent, now)
 
 
-def _finish_parent_if_done(jobs, parent_job_id: str, now: int) -> None:
+def finish_parent_if_done(jobs, parent_job_id: str, now: int) -> None:
+    """A recorded stop fails the parent once no child is left unfinished; without one, the
+    parent is marked for the lifecycle to finish (SUCCEEDED, or FAILED if a child failed)."""
     parent = jobs.get(parent_job_id)
-    if parent is None or parent["status"] in FINISHED or "_stop" not in parent:
+    if (parent is None or parent["status"] in FINISHED or not is_array_parent(parent)
+            or indexes.open_children(jobs, parent_job_id) > 0):
         return
-    for child in child_ids(parent):
-        found = jobs.get(child)
-        if found is not None and found["status"] not in FINISHED:
-            return
-    _fail(jobs, parent, parent["_stop"]["reason"], now, "isCancelled")
+    if "_stop" in parent:
+        _fail(jobs, parent, parent["_stop"]["reason"], now, "isCancelled")
+    elif parent["status"] == "PENDING" and "_children_done" not in parent:
+        jobs[parent_job_id] = {**parent, "_children_done": now}
 
 
 def stop_jobs(jobs, job_ids: Iterable[str], reason: str, now: int, *, terminate: bool) -> dict:
@@ -175,19 +185,22 @@ def dispatch_order(job: Job) -> tuple:
 
 
 def head_of_queue(jobs, queue: str, region: str | None = None) -> Job | None:
-    """The RUNNABLE job the queue would dispatch next: highest priority, then oldest.
-    `region` None: the queue of that name in any region (the control plane's dispatch)."""
-    waiting = [job for job in jobs.values()
-               if job.get("jobQueue") == queue and job["status"] == "RUNNABLE"
-               and (region is None or job.get("_region", "us-east-1") == region)]
-    if not waiting:
-        return None
-    return min(waiting, key=dispatch_order)
+    """The RUNNABLE job the queue would dispatch next: highest priority, then oldest (the QUEUE
+    index's first). `region` None: the queue of that name in any region (the control plane)."""
+    if region is not None:
+        groups = [f"{region}/{queue}"]
+    else:
+        groups = [g for g in jobs.groups(indexes.QUEUE) if g.split("/", 1)[1] == queue]
+    heads = [jobs.get(first[0]) for g in groups if (first := jobs.ordered(indexes.QUEUE, g, limit=1))]
+    return min((h for h in heads if h is not None), key=dispatch_order, default=None)
+
+
+PENDING_MARKS = ("_blocked", "_ready_at", "_children_done")
 
 
 def move(jobs, job: Job, status: str, at: int, changes: list, **fields) -> Job:
     """`job` enters `status` at `at` (its `_since`), recorded in `changes`."""
-    moved = {**job, **fields, "status": status, "_since": at}
+    moved = {**{k: v for k, v in job.items() if k not in PENDING_MARKS}, **fields, "status": status, "_since": at}
     jobs[job["jobId"]] = moved
     changes.append({"id": job["jobId"], "from": job["status"], "to": status, "at": at})
     return moved
@@ -259,6 +272,8 @@ def put_job(jobs, job: Job, now: int, *, new: bool = False) -> Job:
         if found is not None and job_id not in (found.get("_dependents") or ()):
             jobs[found["jobId"]] = {**found, "_dependents": [*(found.get("_dependents") or ()), job_id]}
     settle(jobs, job, now)
+    if is_array_parent(job):
+        finish_parent_if_done(jobs, job_id, now)
     return jobs.get(job_id)
 
 
@@ -280,11 +295,8 @@ def public(jobs, job: Job) -> Job:
     """A job as DescribeJobs shows it: no bookkeeping; array parents summarise their children."""
     shown = {k: v for k, v in job.items() if not k.startswith("_")}
     if is_array_parent(job):
-        summary: dict[str, int] = {}
-        for child_id in child_ids(job):
-            child = jobs.get(child_id)
-            if child is not None:
-                summary[child["status"]] = summary.get(child["status"], 0) + 1
+        summary = {status: n for status in indexes.STATUSES
+                   if (n := indexes.children_in(jobs, job["jobId"], status))}
         shown["arrayProperties"] = {**job["arrayProperties"], "statusSummary": summary}
     return shown
 

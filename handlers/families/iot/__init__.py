@@ -14,4 +14,5 @@ FAMILY = Family(
     documents={THINGS: requires("thingName", "thingArn"), JOBS: requires("jobId", "jobArn", "targets", targets="array"),
                EXECUTIONS: requires("thingName", "jobId", "status", "versionNumber", versionNumber="integer")},
     lifecycle=Lifecycle(EXECUTIONS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA),
+    indexes={EXECUTIONS: lifecycle.INDEXES},
 )

@@ -10,7 +10,13 @@ import fnmatch
 import hashlib
 
 from cancelgate.families import durations
+from cancelgate.families.family import Index
 from cancelgate.families.iot.rules import execution_key, in_progress_deadline, retried, timed_out
+from cancelgate.families.poison import QUARANTINED, blamed
+from cancelgate.store.indexes import num
+
+TABLE = "iot_executions"
+DEADLINE = "deadline"
 
 STATUSES = ("QUEUED", "IN_PROGRESS")
 OUTCOMES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED")
@@ -65,24 +71,40 @@ def _key(execution: dict) -> str:
     return execution_key(execution["thingName"], execution["jobId"])
 
 
+def _deadline(execution: dict):
+    if QUARANTINED in execution or execution.get("status") != "IN_PROGRESS":
+        return None
+    try:
+        key = num(in_progress_deadline(execution))
+    except (KeyError, TypeError):
+        return None
+    return None if key is None else ("", key)
+
+
+# What the store keeps for the executions: the simulated device's clock (executions a real
+# device touched, `_device`, are its own), and the in-progress deadlines AWS enforces.
+INDEXES = (durations.index(STATUSES, exclude=lambda e: bool(e.get("_device"))), Index(DEADLINE, _deadline))
+
+
 def lifecycle_next(executions, config: dict) -> int | None:
-    simulated = durations.next_due(executions, config["durations"], _follow(config))
-    deadlines = [d for e in executions.values() if (d := in_progress_deadline(e)) is not None]
-    return min([t for t in (simulated, *deadlines) if t is not None], default=None)
+    times = (durations.next_due(executions, config["durations"]), durations.first(executions, DEADLINE, ""))
+    return min((t for t in times if t is not None), default=None)
 
 
-def _time_out(executions, now: int, config: dict) -> list[dict]:
+def _time_out(executions, now: int, config: dict, budget: int) -> list[dict]:
     """IN_PROGRESS past its timeout -> TIMED_OUT, unless the simulated device finished first."""
     follow, changes = _follow(config), []
-    for execution in sorted(executions.values(), key=_key):
-        deadline = in_progress_deadline(execution)
-        if deadline is None or deadline > now:
-            continue
-        simulated = durations.due(execution, config["durations"], follow)
-        if simulated is not None and simulated <= deadline:
-            continue
-        executions[_key(execution)] = timed_out(execution, deadline)
-        changes.append({"id": _key(execution), "from": "IN_PROGRESS", "to": "TIMED_OUT", "at": deadline})
+    due = [e for k in executions.ordered(DEADLINE, "", num(now), budget) if (e := executions.get(k)) is not None]
+    for execution in sorted(due, key=_key):
+        with blamed(TABLE, _key(execution)):
+            deadline = in_progress_deadline(execution)
+            if deadline is None or deadline > now:
+                continue
+            simulated = durations.due(execution, config["durations"], follow)
+            if simulated is not None and simulated <= deadline:
+                continue
+            executions[_key(execution)] = timed_out(execution, deadline)
+            changes.append({"id": _key(execution), "from": "IN_PROGRESS", "to": "TIMED_OUT", "at": deadline})
     return changes
 
 
@@ -98,10 +120,10 @@ def _retry(executions, changes: list[dict]) -> list[dict]:
     return again
 
 
-def lifecycle_step(executions, now: int, config: dict) -> list[dict]:
-    changes = _time_out(executions, now, config)
+def lifecycle_step(executions, now: int, config: dict, budget: int = 1000) -> list[dict]:
+    changes = _time_out(executions, now, config, budget)
     changes += durations.step(
-        executions, now, config["durations"], key=_key,
+        executions, now, config["durations"], name=TABLE, key=_key,
         order=lambda e: (e.get("queuedAt", 0), e["thingName"], e["jobId"]),
-        follow=_follow(config), moved=_moved)
+        follow=_follow(config), moved=_moved, budget=max(budget - len(changes), 1))
     return changes + _retry(executions, changes)

@@ -21,4 +21,5 @@ FAMILY = Family(
                VAULTS: requires("id", "name", id="integer")},
     lifecycle=Lifecycle(JOBS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA,
                         view=tables_view(LIFECYCLE_TABLES)),
+    indexes={JOBS: lifecycle.INDEXES},
 )

@@ -77,16 +77,20 @@ def _moved(job: dict, status: str, at: int) -> dict:
     return moved
 
 
+# the store keeps the jobs in timed statuses ordered by when they entered them
+INDEXES = (durations.index(NEXT),)
+
+
 def lifecycle_next(tables, config: dict) -> int | None:
-    times = [durations.next_due(tables["jobs"], config["durations"], _follower(config)),
-             sessions.next_due(tables["expiry"])]
+    times = [durations.next_due(tables["jobs"], config["durations"]), sessions.next_due(tables["expiry"])]
     return min((t for t in times if t is not None), default=None)
 
 
-def lifecycle_step(tables, now: int, config: dict) -> list[dict]:
+def lifecycle_step(tables, now: int, config: dict, budget: int = 1000) -> list[dict]:
     jobs, index = tables["jobs"], tables["index"]
-    changes = durations.step(jobs, now, config["durations"], key=lambda job: str(job["id"]),
-                             order=lambda job: (job["id"],), follow=_follower(config), moved=_moved)
+    changes = durations.step(jobs, now, config["durations"], name="vault_jobs", key=lambda job: str(job["id"]),
+                             order=lambda job: (job["id"],), follow=_follower(config), moved=_moved,
+                             budget=budget)
     for change in changes:
         if (change["from"] in FINISHED) != (change["to"] in FINISHED):
             job = jobs.get(change["id"])

@@ -1,0 +1,117 @@
+"""The indexes the store keeps over Batch jobs, so the lifecycle and the queues find what they
+need without scanning the jobs (store/indexes.py):
+
+- DUE: jobs that move on the clock, grouped by status, by the time they entered it (`_since`;
+  a PENDING job by when its dependencies let it go). The lifecycle file's duration of the
+  status is added when asked, so a job's place does not depend on the file.
+- DEADLINE: RUNNING jobs with an attempt timeout, by when it runs out.
+- QUEUE: RUNNABLE jobs of each `<region>/<queue>`, in dispatch order (priority, then age).
+- ACTIVE: STARTING and RUNNING jobs of each queue, the sort key their milli-vCPUs.
+- CHILDREN: array children by `<parent>|<status>`: a parent's summary and whether it is done.
+- UNSEEN: unfinished jobs put in from outside without `_since`, whose clock starts when seen.
+
+A quarantined job (`_quarantined`: a lifecycle step raised on it) is left out of what moves.
+"""
+from __future__ import annotations
+
+from cancelgate.families.family import Index
+from cancelgate.store.indexes import num
+
+DUE, DEADLINE, QUEUE, ACTIVE, CHILDREN, UNSEEN = "due", "deadline", "queue", "active", "children", "unseen"
+FINISHED = ("SUCCEEDED", "FAILED")
+ARRAY_DONE = "ARRAY_DONE"   # the DUE group of array parents whose children have all finished
+
+
+def queue_group(job: dict) -> str:
+    return f"{job.get('_region', 'us-east-1')}/{job.get('jobQueue')}"
+
+
+def _int(value, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _props(job: dict) -> dict:
+    props = job.get("arrayProperties")
+    return props if isinstance(props, dict) else {}
+
+
+def _parent(job: dict) -> bool:
+    return "size" in _props(job) and "index" not in _props(job)
+
+
+def _moving(job: dict) -> bool:
+    return "_quarantined" not in job and job.get("status") not in FINISHED
+
+
+def _at(group: str, key: str | None):
+    return None if key is None else (group, key)
+
+
+def _due(job: dict):
+    if not _moving(job) or "_since" not in job:
+        return None
+    status, since = job.get("status"), job["_since"]
+    if _parent(job):
+        if status == "SUBMITTED":
+            return _at(status, num(since))
+        if status == "PENDING" and "_children_done" in job:
+            return _at(ARRAY_DONE, num(job["_children_done"]))
+        return None
+    if status == "PENDING":
+        if job.get("_blocked"):
+            return None
+        ready = job.get("_ready_at")
+        return _at(status, num(max(since, ready) if isinstance(ready, int) and isinstance(since, int) else since))
+    if status in ("SUBMITTED", "STARTING", "RUNNING"):
+        return _at(status, num(since))
+    return None
+
+
+def _deadline(job: dict):
+    if not _moving(job) or job.get("status") != "RUNNING" or _parent(job):
+        return None
+    seconds = (job.get("timeout") or {}).get("attemptDurationSeconds") if isinstance(job.get("timeout"), dict) else None
+    if not isinstance(seconds, int) or not isinstance(job.get("startedAt"), int):
+        return None
+    return _at("", num(job["startedAt"] + seconds * 1000))
+
+
+def _queue(job: dict):
+    if not _moving(job) or job.get("status") != "RUNNABLE" or _parent(job):
+        return None
+    return queue_group(job), num(-_int(job.get("schedulingPriority"))) + num(_int(job.get("createdAt")))
+
+
+def _active(job: dict):
+    if job.get("status") not in ("STARTING", "RUNNING") or _parent(job):
+        return None
+    vcpus = job.get("_vcpus", 1.0)
+    milli = int(vcpus * 1000) if isinstance(vcpus, (int, float)) and not isinstance(vcpus, bool) else 1000
+    return queue_group(job), num(milli)
+
+
+def _children(job: dict):
+    index = _props(job).get("index")
+    job_id = job.get("jobId")
+    if not isinstance(index, int) or not isinstance(job_id, str) or ":" not in job_id:
+        return None
+    return _at(f"{job_id.rsplit(':', 1)[0]}|{job.get('status')}", num(index))
+
+
+def _unseen(job: dict):
+    if not _moving(job) or "_since" in job:
+        return None
+    return "", num(_int(job.get("createdAt")))
+
+
+INDEXES = (Index(DUE, _due), Index(DEADLINE, _deadline), Index(QUEUE, _queue), Index(ACTIVE, _active),
+           Index(CHILDREN, _children), Index(UNSEEN, _unseen))
+STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+
+
+def children_in(jobs, parent_id: str, status: str) -> int:
+    return jobs.size(CHILDREN, f"{parent_id}|{status}")
+
+
+def open_children(jobs, parent_id: str) -> int:
+    return sum(children_in(jobs, parent_id, s) for s in STATUSES if s not in FINISHED)

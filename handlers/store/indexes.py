@@ -1,0 +1,140 @@
+"""Ordered secondary indexes over a table, kept in step with every write.
+
+A family declares, per table, `Index(name, entry)`: `entry(doc)` gives the document's place in
+that index, `(group, sort key)`, or None to leave it out. Within a group, documents are ordered
+by sort key, then by table key. This is how the scheduler finds what is due and a queue finds
+its head without scanning a table: `ordered`, `size` and `groups` below cost O(log n) plus
+what they return.
+
+`Committed` is one table's indexes in memory (the TinyDB store's, and `IndexedDict`'s for rules
+run on plain mappings); the Redis store keeps the same members in sorted sets. Members are
+strings, `<sort key>\\0<key>`, so both order them the same way (bytewise).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from sortedcontainers import SortedList
+
+Entry = tuple[str, str]
+SEP = "\x00"
+# above any character a sort key holds: `upto + TOP` bounds every member whose key is `upto`
+TOP = "\x01"
+_OFFSET = 1 << 62
+
+
+def num(value: Any) -> str | None:
+    """An integer as a sort key that orders as the number does (None if it is no integer)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return None
+    value = int(value)
+    if not -_OFFSET < value < _OFFSET:
+        return None
+    return f"{value + _OFFSET:019d}"
+
+
+def member(entry: Entry, key: str) -> str:
+    return f"{entry[1]}{SEP}{key}"
+
+
+def key_of(item: str) -> str:
+    return item.rsplit(SEP, 1)[1]
+
+
+def sort_key_of(item: str) -> str:
+    return item.rsplit(SEP, 1)[0]
+
+
+class Committed:
+    """The indexes of one table: name -> group -> ordered members, and each key's entry."""
+
+    def __init__(self, indexes: Sequence):
+        self.indexes = {index.name: index for index in indexes}
+        self._groups: dict[str, dict[str, SortedList]] = {name: {} for name in self.indexes}
+        self._entries: dict[str, dict[str, Entry]] = {name: {} for name in self.indexes}
+
+    def put(self, key: str, doc: Mapping | None) -> None:
+        for name, index in self.indexes.items():
+            old = self._entries[name].pop(key, None)
+            if old is not None:
+                group = self._groups[name][old[0]]
+                group.discard(member(old, key))
+                if not group:
+                    del self._groups[name][old[0]]
+            new = index.entry(doc) if doc is not None else None
+            if new is not None:
+                self._entries[name][key] = new
+                self._groups[name].setdefault(new[0], SortedList()).add(member(new, key))
+
+    def entry(self, name: str, key: str) -> Entry | None:
+        return self._entries[name].get(key)
+
+    def ordered(self, name: str, group: str, upto: str | None = None) -> Iterator[str]:
+        members = self._groups[name].get(group)
+        if not members:
+            return iter(())
+        if upto is None:
+            return iter(members)
+        return members.irange(maximum=upto + TOP, inclusive=(True, False))
+
+    def size(self, name: str, group: str) -> int:
+        return len(self._groups[name].get(group) or ())
+
+    def groups(self, name: str) -> list[str]:
+        return sorted(self._groups[name])
+
+
+def build(indexes: Sequence, docs: Iterable[tuple[str, Mapping]]) -> Committed:
+    committed = Committed(indexes)
+    for key, doc in docs:
+        committed.put(key, doc)
+    return committed
+
+
+class IndexedDict(dict):
+    """A plain dict of documents with the indexes rules query (unit tests, scratch worlds).
+    Documents are stored as given; the rules never change one in place."""
+
+    def __init__(self, indexes: Sequence, docs: Mapping | None = None):
+        super().__init__()
+        self._committed = Committed(indexes)
+        for key, doc in (docs or {}).items():
+            IndexedDict.__setitem__(self, key, doc)
+
+    def __setitem__(self, key: str, doc: Mapping) -> None:
+        super().__setitem__(key, doc)
+        self._committed.put(key, doc)
+
+    def pop(self, key: str, default: Any = None) -> Any:
+        self._committed.put(key, None)
+        return super().pop(key, default)
+
+    def __delitem__(self, key: str) -> None:
+        self._committed.put(key, None)
+        super().__delitem__(key)
+
+    def ordered(self, name: str, group: str, upto: str | None = None, limit: int | None = None) -> list[str]:
+        return _take((key_of(m) for m in self._committed.ordered(name, group, upto)), limit)
+
+    def members(self, name: str, group: str, upto: str | None = None, limit: int | None = None) -> list[str]:
+        return _take(self._committed.ordered(name, group, upto), limit)
+
+    def size(self, name: str, group: str) -> int:
+        return self._committed.size(name, group)
+
+    def groups(self, name: str) -> list[str]:
+        return self._committed.groups(name)
+
+
+def _take(keys: Iterator[str], limit: int | None) -> list[str]:
+    if limit is None:
+        return list(keys)
+    taken = []
+    for key in keys:
+        if len(taken) >= limit:
+            break
+        taken.append(key)
+    return taken
+
+
+Lookup = Callable[[str], "Entry | None"]
