@@ -59,11 +59,13 @@ class Scheduler:
         def step(tx):
             view = lifecycle.open(tx)
             changes = lifecycle.step(view, now, config, BATCH)
-            more = len(changes) >= BATCH
-            return changes, more, (None if more else lifecycle.next_due(view, config))
+            return changes, lifecycle.next_due(view, config)
         while True:
             try:
-                changes, more, due = self.store.transact(step)
+                version = self.store.version
+                changes, due = self.store.transact(step)
+                # more is due now: another batch, unless this one changed nothing (then nothing will)
+                more = due is not None and due <= now and self.store.version != version
                 self.failing.pop(name, None)
                 break
             except StoreUnavailable:
@@ -76,7 +78,7 @@ class Scheduler:
                     self.failing[name] = str(poisoned)
                     self._next_due[name] = None
                     return [], False
-        self._next_due[name] = now if more else due
+        self._next_due[name] = due
         changes = [{"family": name, **c} for c in changes]
         for listener in self.listeners:
             listener(changes)

@@ -31,7 +31,7 @@ def index(statuses, exclude: Callable[[dict], bool] = lambda doc: False) -> Inde
         if status not in timed or QUARANTINED in doc or exclude(doc) or doc.get("_parked") == status:
             return None
         if "_since" not in doc:
-            return UNSEEN, ""
+            return UNSEEN, num(0)
         key = num(doc["_since"])
         return None if key is None else (status, key)
     return Index(TIMED, entry)
@@ -52,7 +52,7 @@ def next_due(table, durations: dict) -> int | None:
     """The earliest time some document of `table` moves (None: none will)."""
     times = [since + int(seconds * 1000) for status, seconds in durations.items()
              if (since := first(table, TIMED, status)) is not None]
-    return min(times, default=None)
+    return min(times + [first(table, TIMED, UNSEEN)], key=lambda t: (t is None, t))
 
 
 def step(table, now: int, durations: dict, *, name: str, key: Callable[[dict], str],

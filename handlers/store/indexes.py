@@ -55,16 +55,28 @@ class Committed:
 
     def put(self, key: str, doc: Mapping | None) -> None:
         for name, index in self.indexes.items():
-            old = self._entries[name].pop(key, None)
-            if old is not None:
-                group = self._groups[name][old[0]]
-                group.discard(member(old, key))
-                if not group:
-                    del self._groups[name][old[0]]
-            new = index.entry(doc) if doc is not None else None
-            if new is not None:
-                self._entries[name][key] = new
-                self._groups[name].setdefault(new[0], SortedList()).add(member(new, key))
+            self.move(name, key, index.entry(doc) if doc is not None else None)
+
+    def move(self, name: str, key: str, new: Entry | None) -> None:
+        """`key` takes its place `new` in index `name` (None: out of it)."""
+        entries = self._entries[name]
+        old = entries.get(key)
+        if old == new:
+            return
+        groups = self._groups[name]
+        if old is not None:
+            group = groups[old[0]]
+            group.discard(member(old, key))
+            if not group:
+                del groups[old[0]]
+        if new is None:
+            del entries[key]
+            return
+        entries[key] = new
+        group = groups.get(new[0])
+        if group is None:
+            group = groups[new[0]] = SortedList()
+        group.add(member(new, key))
 
     def entry(self, name: str, key: str) -> Entry | None:
         return self._entries[name].get(key)

@@ -100,17 +100,33 @@ class TxIndexes:
     def write(self, key: str, doc: Doc | None) -> None:
         for name, index in self.indexes.items():
             own = self.own[name]
+            new = index.entry(doc) if doc is not None else None
             if key in own:
                 old = own[key]
+                if old == new:
+                    continue
                 if old is not None:
                     self._added[name][old[0]].discard(member(old, key))
             else:
                 before = self.before[name][key] = self.committed.entry(name, key)
+                if before is None and new is None:
+                    own[key] = None
+                    continue
                 if before is not None:
                     self._left[name][before[0]] = self._left[name].get(before[0], 0) + 1
-            new = own[key] = index.entry(doc) if doc is not None else None
+            own[key] = new
             if new is not None:
-                self._added[name].setdefault(new[0], SortedList()).add(member(new, key))
+                added = self._added[name]
+                group = added.get(new[0])
+                if group is None:
+                    group = added[new[0]] = SortedList()
+                group.add(member(new, key))
+
+    def apply(self, committed) -> None:
+        """Move what this transaction wrote into `committed` (a `Committed`), entries as computed."""
+        for name, own in self.own.items():
+            for key, entry in own.items():
+                committed.move(name, key, entry)
 
     def members(self, name: str, group: str, upto: str | None, limit: int | None) -> list[str]:
         own = self.own[name]

@@ -77,13 +77,13 @@ class Tx:
         self._db = db
         self._indexes = indexes
         self.writes: dict[str, dict[str, Doc | None]] = {}
-        self._deltas: dict[str, TxIndexes] = {}
+        self.deltas: dict[str, TxIndexes] = {}
 
     def table(self, kind: str) -> TxTable:
-        delta = self._deltas.get(kind)
+        delta = self.deltas.get(kind)
         if delta is None and kind in self._indexes:
             committed = self._indexes[kind]
-            delta = self._deltas[kind] = TxIndexes(committed.indexes.values(), committed)
+            delta = self.deltas[kind] = TxIndexes(committed.indexes.values(), committed)
         return TxTable(self._db.table(kind), self.writes.setdefault(kind, {}), delta)
 
 
@@ -145,8 +145,8 @@ class TinyStore:
                 for kind, key, doc in changes:
                     table = self._db.table(kind)
                     table.drop(key) if doc is None else table.put(key, doc)
-                    if kind in self._indexes:
-                        self._indexes[kind].put(key, doc)
+                for kind, delta in tx.deltas.items():
+                    delta.apply(self._indexes[kind])
                 record = touched_keys.get()
                 if record is not None:
                     record.extend((kind, key) for kind, key, _ in changes)

@@ -20,6 +20,7 @@ from cancelgate.store.indexes import num
 DUE, DEADLINE, QUEUE, ACTIVE, CHILDREN, UNSEEN = "due", "deadline", "queue", "active", "children", "unseen"
 FINISHED = ("SUCCEEDED", "FAILED")
 ARRAY_DONE = "ARRAY_DONE"   # the DUE group of array parents whose children have all finished
+TIMED = ("SUBMITTED", "PENDING", "STARTING", "RUNNING")
 
 
 def queue_group(job: dict) -> str:
@@ -30,27 +31,22 @@ def _int(value, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def _props(job: dict) -> dict:
-    props = job.get("arrayProperties")
-    return props if isinstance(props, dict) else {}
-
-
 def _parent(job: dict) -> bool:
-    return "size" in _props(job) and "index" not in _props(job)
-
-
-def _moving(job: dict) -> bool:
-    return "_quarantined" not in job and job.get("status") not in FINISHED
+    props = job.get("arrayProperties")
+    return isinstance(props, dict) and "size" in props and "index" not in props
 
 
 def _at(group: str, key: str | None):
     return None if key is None else (group, key)
 
 
+# Each entry function looks at the status first: most writes leave most indexes at None.
+
 def _due(job: dict):
-    if not _moving(job) or "_since" not in job:
+    status = job.get("status")
+    if status not in TIMED or "_since" not in job or "_quarantined" in job:
         return None
-    status, since = job.get("status"), job["_since"]
+    since = job["_since"]
     if _parent(job):
         if status == "SUBMITTED":
             return _at(status, num(since))
@@ -62,22 +58,21 @@ def _due(job: dict):
             return None
         ready = job.get("_ready_at")
         return _at(status, num(max(since, ready) if isinstance(ready, int) and isinstance(since, int) else since))
-    if status in ("SUBMITTED", "STARTING", "RUNNING"):
-        return _at(status, num(since))
-    return None
+    return _at(status, num(since))
 
 
 def _deadline(job: dict):
-    if not _moving(job) or job.get("status") != "RUNNING" or _parent(job):
+    if job.get("status") != "RUNNING" or "_quarantined" in job or _parent(job):
         return None
-    seconds = (job.get("timeout") or {}).get("attemptDurationSeconds") if isinstance(job.get("timeout"), dict) else None
+    timeout = job.get("timeout")
+    seconds = timeout.get("attemptDurationSeconds") if isinstance(timeout, dict) else None
     if not isinstance(seconds, int) or not isinstance(job.get("startedAt"), int):
         return None
     return _at("", num(job["startedAt"] + seconds * 1000))
 
 
 def _queue(job: dict):
-    if not _moving(job) or job.get("status") != "RUNNABLE" or _parent(job):
+    if job.get("status") != "RUNNABLE" or "_quarantined" in job or _parent(job):
         return None
     return queue_group(job), num(-_int(job.get("schedulingPriority"))) + num(_int(job.get("createdAt")))
 
@@ -91,7 +86,8 @@ def _active(job: dict):
 
 
 def _children(job: dict):
-    index = _props(job).get("index")
+    props = job.get("arrayProperties")
+    index = props.get("index") if isinstance(props, dict) else None
     job_id = job.get("jobId")
     if not isinstance(index, int) or not isinstance(job_id, str) or ":" not in job_id:
         return None
@@ -99,7 +95,7 @@ def _children(job: dict):
 
 
 def _unseen(job: dict):
-    if not _moving(job) or "_since" in job:
+    if "_since" in job or job.get("status") in FINISHED or "_quarantined" in job:
         return None
     return "", num(_int(job.get("createdAt")))
 

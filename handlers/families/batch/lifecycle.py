@@ -12,7 +12,7 @@ from cancelgate.families.batch import attempts, environments, indexes, queues
 from cancelgate.families.batch.rules import (FINISHED, Job, end_now, finish_parent_if_done, head_of_queue,
                                               is_array_parent, move, move_head, settle)
 from cancelgate.families.poison import blamed
-from cancelgate.store.indexes import num, sort_key_of
+from cancelgate.store.indexes import key_of, num, sort_key_of
 
 JOBS_TABLE = "batch_jobs"
 
@@ -97,17 +97,22 @@ def lifecycle_next(world, config: dict) -> int | None:
              if (due := _settle_due(doc, config)) is not None]
     times += [limit[2] for queue in world.queues.values() if (limit := _limit_due(world, queue)) is not None]
     times += [at + wait for group, wait in _waits(config) if (at := _first(jobs, indexes.DUE, group)) is not None]
-    times.append(_first(jobs, indexes.DEADLINE, ""))
+    times += [_first(jobs, indexes.DEADLINE, ""), _first(jobs, indexes.UNSEEN, ""), _dispatchable(world, config)]
     return min((t for t in times if t is not None), default=None)
 
 
-def _due_now(jobs, now: int, config: dict, limit: int) -> list[Job]:
-    """Up to `limit` jobs of each timed status due by `now`, in the order a pass applies them."""
-    keys = dict.fromkeys(jobs.ordered(indexes.DEADLINE, "", num(now), limit))
+def _due_now(jobs, now: int, config: dict, limit: int) -> list[str]:
+    """Up to `limit` jobs of each timed status due by `now`: ids in the order they fell due
+    (then by id), read from the index without reading the jobs."""
+    due: dict[str, int] = {}
+    for item in jobs.members(indexes.DEADLINE, "", num(now), limit):
+        due[key_of(item)] = int(sort_key_of(item)) - (1 << 62)
     for group, wait in _waits(config):
-        keys.update(dict.fromkeys(jobs.ordered(indexes.DUE, group, num(now - wait), limit)))
-    found = [job for key in keys if (job := jobs.get(key)) is not None]
-    return sorted(found, key=lambda j: (j.get("createdAt", 0), j["jobId"]))
+        for item in jobs.members(indexes.DUE, group, num(now - wait), limit):
+            at = int(sort_key_of(item)) - (1 << 62) + wait
+            key = key_of(item)
+            due[key] = min(at, due.get(key, at))
+    return sorted(due, key=lambda key: (due[key], key))
 
 
 def lifecycle_step(world, now: int, config: dict, budget: int = 1000) -> list[dict]:
@@ -131,11 +136,11 @@ def lifecycle_step(world, now: int, config: dict, budget: int = 1000) -> list[di
     moved = True
     while moved and len(changes) < budget:
         moved = False
-        for job in _due_now(jobs, now, config, budget - len(changes)):
+        for job_id in _due_now(jobs, now, config, budget - len(changes)):
             if len(changes) >= budget:
                 break
-            with blamed(JOBS_TABLE, job["jobId"]):
-                moved |= _apply(jobs, job["jobId"], now, config, changes)
+            with blamed(JOBS_TABLE, job_id):
+                moved |= _apply(jobs, job_id, now, config, changes)
         with blamed(JOBS_TABLE, None):
             moved |= _dispatch_queues(world, now, config, changes, budget)
             moved |= _time_limits(world, now, changes)
@@ -227,28 +232,55 @@ def _parent_step(jobs, parent: Job, now: int, config: dict, changes: list) -> bo
     return True
 
 
+class _Room:
+    """What a queue (`<region>/<queue>`) runs and may run: the vCPUs of its ENABLED, VALID
+    environments, or, for a queue with no environment, the lifecycle file's job count. What
+    it runs is its ACTIVE index group: a count, and the vCPUs in its sort keys."""
+
+    def __init__(self, world, where: str, config: dict):
+        jobs = world.jobs
+        self.region, self.queue = where.split("/", 1)
+        capacity = config["capacity"]
+        self.vcpus = queues.capacity_vcpus(world.in_region(self.region), self.queue)
+        self.limit = capacity.get("queues", {}).get(self.queue, capacity.get("default", 1))
+        self.running = jobs.size(indexes.ACTIVE, where)
+        self.used = (sum(int(sort_key_of(m)) - (1 << 62) for m in jobs.members(indexes.ACTIVE, where)) / 1000
+                     if self.vcpus is not None else 0.0)
+
+    def fits(self, head: Job) -> bool:
+        if self.vcpus is None:
+            return self.running < self.limit
+        return self.used + head.get("_vcpus", 1.0) <= self.vcpus
+
+    def take(self, head: Job) -> None:
+        self.running += 1
+        self.used += head.get("_vcpus", 1.0)
+
+
+def _dispatchable(world, config: dict) -> int | None:
+    """When the earliest head that has room now became RUNNABLE (it is due at once)."""
+    times = []
+    for where in world.jobs.groups(indexes.QUEUE):
+        room = _Room(world, where, config)
+        head = head_of_queue(world.jobs, room.queue, room.region)
+        if head is not None and room.fits(head):
+            times.append(head.get("_since", 0))
+    return min(times, default=None)
+
+
 def _dispatch_queues(world, now: int, config: dict, changes: list, budget: int) -> bool:
-    """Start the head RUNNABLE jobs of each queue while it has room: the vCPUs of its ENABLED,
-    VALID environments, or, for a queue with no environment, the lifecycle file's job count.
-    What a queue runs is its ACTIVE index group: a count, and the vCPUs in its sort keys."""
+    """Start the head RUNNABLE jobs of each queue while it has room (_Room)."""
     jobs = world.jobs
-    capacity = config["capacity"]
     moved = False
     for where in jobs.groups(indexes.QUEUE):
-        region, queue = where.split("/", 1)
-        vcpus = queues.capacity_vcpus(world.in_region(region), queue)
-        limit = capacity.get("queues", {}).get(queue, capacity.get("default", 1))
-        running = jobs.size(indexes.ACTIVE, where)
-        used = (sum(int(sort_key_of(m)) - (1 << 62) for m in jobs.members(indexes.ACTIVE, where)) / 1000
-                if vcpus is not None else 0.0)
+        room = _Room(world, where, config)
         while len(changes) < budget:
-            head = head_of_queue(jobs, queue, region)
-            if head is None or (running >= limit if vcpus is None else used + head.get("_vcpus", 1.0) > vcpus):
+            head = head_of_queue(jobs, room.queue, room.region)
+            if head is None or not room.fits(head):
                 break
             with blamed(JOBS_TABLE, head["jobId"]):
-                head = move_head(jobs, queue, now, changes, region)
+                head = move_head(jobs, room.queue, now, changes, room.region)
             moved = True
             if head["status"] == "STARTING":
-                running += 1
-                used += head.get("_vcpus", 1.0)
+                room.take(head)
     return moved
