@@ -109,8 +109,9 @@ def _check(store, seen: dict, cancel_recorded: set) -> None:
                 assert job[field] >= before[field], f"{job_id}: {field} went backwards"
         if "startedAt" in job and "stoppedAt" in job:
             assert job["stoppedAt"] >= job["startedAt"]
-        if "_stop" in stored:
-            cancel_recorded.add(job_id)
+        parent = jobs.get(job_id.rsplit(":", 1)[0]) if ":" in job_id else None
+        if "_stop" in stored or (parent is not None and "_stop" in parent and job["status"] in rules.NOT_STARTED):
+            cancel_recorded.add(job_id)   # its own cancel, or its array parent's
         if job_id in cancel_recorded:
             assert job["status"] in ("SUBMITTED", "PENDING", "RUNNABLE", "FAILED"), job
             assert "startedAt" not in job

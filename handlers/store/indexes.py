@@ -96,6 +96,43 @@ class Committed:
         return sorted(self._groups[name])
 
 
+class Undoable:
+    """A transaction's index changes applied to the committed indexes at once, with what undoes
+    them if the transaction does not commit. Sound where one transaction at a time holds the
+    store and nothing else reads the indexes (the TinyDB store): queries are then plain
+    lookups in the committed structure, however many writes the transaction made before."""
+
+    def __init__(self, committed: Committed):
+        self.committed = committed
+        self._undo: list[tuple[str, str, Entry | None]] = []
+
+    def write(self, key: str, doc: Mapping | None) -> None:
+        committed = self.committed
+        for name, index in committed.indexes.items():
+            new = index.entry(doc) if doc is not None else None
+            old = committed.entry(name, key)
+            if old != new:
+                self._undo.append((name, key, old))
+                committed.move(name, key, new)
+
+    def rollback(self) -> None:
+        for name, key, old in reversed(self._undo):
+            self.committed.move(name, key, old)
+        self._undo.clear()
+
+    def members(self, name: str, group: str, upto: str | None, limit: int | None) -> list[str]:
+        return _take(self.committed.ordered(name, group, upto), limit)
+
+    def ordered(self, name: str, group: str, upto: str | None, limit: int | None) -> list[str]:
+        return [key_of(m) for m in self.members(name, group, upto, limit)]
+
+    def size(self, name: str, group: str) -> int:
+        return self.committed.size(name, group)
+
+    def groups(self, name: str) -> list[str]:
+        return self.committed.groups(name)
+
+
 def build(indexes: Sequence, docs: Iterable[tuple[str, Mapping]]) -> Committed:
     committed = Committed(indexes)
     for key, doc in docs:

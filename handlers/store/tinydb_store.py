@@ -24,8 +24,8 @@ from tinydb import TinyDB
 from tinydb.storages import MemoryStorage
 from tinydb.table import Table
 
-from cancelgate.store.indexes import Committed, build
-from cancelgate.store.overlay import OverlayTable, TxIndexes, private_copy
+from cancelgate.store.indexes import Committed, Undoable, build
+from cancelgate.store.overlay import OverlayTable, private_copy
 from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, T, touched_keys
 from cancelgate.store.wal import WriteAheadLog
 
@@ -57,7 +57,7 @@ class _KeyedTable(Table):
 
 
 class TxTable(OverlayTable):
-    def __init__(self, table: _KeyedTable, writes: dict[str, Doc | None], indexes: TxIndexes | None):
+    def __init__(self, table: _KeyedTable, writes: dict[str, Doc | None], indexes: Undoable | None):
         super().__init__(writes, indexes)
         self._table = table
 
@@ -77,13 +77,12 @@ class Tx:
         self._db = db
         self._indexes = indexes
         self.writes: dict[str, dict[str, Doc | None]] = {}
-        self.deltas: dict[str, TxIndexes] = {}
+        self.deltas: dict[str, Undoable] = {}
 
     def table(self, kind: str) -> TxTable:
         delta = self.deltas.get(kind)
         if delta is None and kind in self._indexes:
-            committed = self._indexes[kind]
-            delta = self.deltas[kind] = TxIndexes(committed.indexes.values(), committed)
+            delta = self.deltas[kind] = Undoable(self._indexes[kind])
         return TxTable(self._db.table(kind), self.writes.setdefault(kind, {}), delta)
 
 
@@ -135,18 +134,21 @@ class TinyStore:
         """Run `fn` alone against the current state; apply its writes only if it returns."""
         with self._lock:
             tx = Tx(self._db, self._indexes)
-            result = fn(tx)
-            changes = [[kind, key, doc] for kind, docs in tx.writes.items()
-                       for key, doc in docs.items()]
+            try:   # the indexes take the writes as they happen (indexes.Undoable)
+                result = fn(tx)
+                changes = [[kind, key, doc] for kind, docs in tx.writes.items()
+                           for key, doc in docs.items()]
+                if changes and self._journal:
+                    self._journal.append(changes)
+            except BaseException:
+                for delta in tx.deltas.values():
+                    delta.rollback()
+                raise
             if changes:
                 self.version += 1
-                if self._journal:
-                    self._journal.append(changes)
                 for kind, key, doc in changes:
                     table = self._db.table(kind)
                     table.drop(key) if doc is None else table.put(key, doc)
-                for kind, delta in tx.deltas.items():
-                    delta.apply(self._indexes[kind])
                 record = touched_keys.get()
                 if record is not None:
                     record.extend((kind, key) for kind, key, _ in changes)

@@ -272,6 +272,7 @@ def _dispatch_queues(world, now: int, config: dict, changes: list, budget: int) 
     """Start the head RUNNABLE jobs of each queue while it has room (_Room)."""
     jobs = world.jobs
     moved = False
+    parents: dict = {}   # array parents' recorded stops, read once per step
     for where in jobs.groups(indexes.QUEUE):
         room = _Room(world, where, config)
         while len(changes) < budget:
@@ -279,7 +280,7 @@ def _dispatch_queues(world, now: int, config: dict, changes: list, budget: int) 
             if head is None or not room.fits(head):
                 break
             with blamed(JOBS_TABLE, head["jobId"]):
-                head = move_head(jobs, room.queue, now, changes, room.region)
+                head = move_head(jobs, room.queue, now, changes, room.region, parents)
             moved = True
             if head["status"] == "STARTING":
                 room.take(head)

@@ -84,13 +84,23 @@ def stop_job(jobs, job_id: str, reason: str, now: int, *, terminate: bool) -> No
         _fail(jobs, job, reason, now, "isTerminated")
 
 
-def _stop_array(jobs, parent: Job, reason: str, now: int, terminate: bool) -> None:
-    # The stop is recorded first, so the child that finishes last fails the parent (settle);
-    # whether a parent is done is a count in the CHILDREN index, so each child costs O(log n).
+def _stop_array(jobs, parent: Job, reason: str, now: int, terminate: bool, *, everything: bool = False) -> None:
+    """The stop is recorded on the parent, which is all its RUNNABLE children need: each fails
+    when it reaches the head of its queue (move_head asks the parent). Children that fail at
+    once (SUBMITTED, PENDING; STARTING and RUNNING too for a terminate) are found in the
+    CHILDREN index, so the cost is that of the children that change, and the last one to
+    finish fails the parent (settle). `everything`: RUNNABLE children end at once too."""
     if "_stop" not in parent:
         jobs[parent["jobId"]] = {**parent, "_stop": {"reason": reason}}
-    for child in child_ids(parent):
-        stop_job(jobs, child, reason, now, terminate=terminate)
+    statuses = NOT_STARTED if everything else ("SUBMITTED", "PENDING")
+    if terminate:
+        statuses += ACTIVE
+    for status in statuses:
+        for child in jobs.ordered(indexes.CHILDREN, f"{parent['jobId']}|{status}"):
+            if everything:
+                end_now(jobs, child, reason, now)
+            else:
+                stop_job(jobs, child, reason, now, terminate=terminate)
     finish_parent_if_done(jobs, parent["jobId"], now)
 
 
@@ -123,7 +133,7 @@ def end_now(jobs, job_id: str, reason: str, now: int) -> None:
     if job is None or job["status"] in FINISHED:
         return
     if is_array_parent(job):
-        _stop_array(jobs, job, reason, now, True)
+        _stop_array(jobs, job, reason, now, True, everything=True)
     elif job["status"] in NOT_STARTED:
         _fail(jobs, job, reason, now, "isCancelled")
     else:
@@ -152,10 +162,12 @@ def settle(jobs, job: Job, now: int) -> None:
 
 def finish_parent_if_done(jobs, parent_job_id: str, now: int) -> None:
     """A recorded stop fails the parent once no child is left unfinished; without one, the
-    parent is marked for the lifecycle to finish (SUCCEEDED, or FAILED if a child failed)."""
+    parent is marked for the lifecycle to finish (SUCCEEDED, or FAILED if a child failed).
+    The count comes first: the parent (which may hold large parameters) is read only then."""
+    if indexes.open_children(jobs, parent_job_id) > 0:
+        return
     parent = jobs.get(parent_job_id)
-    if (parent is None or parent["status"] in FINISHED or not is_array_parent(parent)
-            or indexes.open_children(jobs, parent_job_id) > 0):
+    if parent is None or parent["status"] in FINISHED or not is_array_parent(parent):
         return
     if "_stop" in parent:
         _fail(jobs, parent, parent["_stop"]["reason"], now, "isCancelled")
@@ -206,15 +218,34 @@ def move(jobs, job: Job, status: str, at: int, changes: list, **fields) -> Job:
     return moved
 
 
-def move_head(jobs, queue: str, now: int, changes: list, region: str | None = None) -> Job | None:
+def recorded_stop(jobs, job: Job, parents: dict | None = None) -> dict | None:
+    """The cancel recorded for a not-started job: its own, or its array parent's. `parents`:
+    a cache of parent stops for a caller that asks for many children of one parent."""
+    if "_stop" in job:
+        return job["_stop"]
+    parent = parent_id(job)
+    if parent is None:
+        return None
+    if parents is not None and parent in parents:
+        return parents[parent]
+    found = jobs.get(parent)
+    stop = found.get("_stop") if found is not None and found["status"] not in FINISHED else None
+    if parents is not None:
+        parents[parent] = stop
+    return stop
+
+
+def move_head(jobs, queue: str, now: int, changes: list, region: str | None = None,
+              parents: dict | None = None) -> Job | None:
     """The queue's head RUNNABLE job leaves RUNNABLE at `now`: FAILED (`isCancelled`) if a cancel
-    is recorded, so it never starts, else STARTING. The one dispatch of both the lifecycle and
-    the control plane. None when nothing is RUNNABLE in the queue."""
+    is recorded (on it or its array parent), so it never starts, else STARTING. The one
+    dispatch of both the lifecycle and the control plane. None when nothing is RUNNABLE."""
     head = head_of_queue(jobs, queue, region)
     if head is None:
         return None
-    if "_stop" in head:
-        _fail(jobs, head, head["_stop"]["reason"], now, "isCancelled")
+    stop = recorded_stop(jobs, head, parents)
+    if stop is not None:
+        _fail(jobs, head, stop["reason"], now, "isCancelled")
         changes.append({"id": head["jobId"], "from": "RUNNABLE", "to": "FAILED", "at": now})
     else:
         move(jobs, head, "STARTING", now, changes)
