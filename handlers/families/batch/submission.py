@@ -60,8 +60,6 @@ def submit_job(world: World, request: dict, now: int, job_id: str) -> dict:
         job_request.pop(field, None)
     if parameters:
         job_request["parameters"] = parameters
-    answer = rules.submit(world.jobs, job_request, now, job_id,
-                          lambda jid: world.arn("job", jid))
     extra: dict = {"_region": world.region}
     for field in FROM_DEFINITION:
         value = request.get(field, definition.get(field))
@@ -76,7 +74,4 @@ def submit_job(world: World, request: dict, now: int, job_id: str) -> dict:
         shown = container(definition["containerProperties"], request.get("containerOverrides") or {}, parameters)
         extra["container"] = shown
         extra["_vcpus"] = vcpus_of(shown)
-    ids = [job_id] + (rules.child_ids(world.jobs.get(job_id)) if rules.is_array_parent(world.jobs.get(job_id)) else [])
-    for jid in ids:
-        world.jobs[jid] = {**world.jobs.get(jid), **extra}
-    return answer
+    return rules.submit(world.jobs, job_request, now, job_id, lambda jid: world.arn("job", jid), extra)
