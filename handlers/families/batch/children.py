@@ -2,9 +2,10 @@
 
 A child of an array job (`<parent>:<index>`, `arrayProperties.index`) runs what its parent
 describes, so SubmitJob stores on it only what is its own or what the engine reads for each job
-on its own (queue, region, priority, vCPUs, timeout, name and definition: all of bounded size):
-`lean`. Everything that may be large (parameters, the container, overrides, tags, node, ECS and
-EKS properties, the retry strategy) stays on the parent alone, and every reader that shows a child
+on its own (queue, priority, timeout, region and vCPUs, times: all of bounded size): `lean`.
+Everything that may be large (parameters, the container, overrides, tags, node, ECS and EKS
+properties, the retry strategy) and what follows from the parent (ARN, name, definition) stays
+on the parent alone, and every reader that shows a child
 or reads one of those fields of it goes through `view`: the parent's inherited fields overlaid by
 the child's own. Children written by older servers (full copies) read the same way, their own
 fields winning. Standard library only, as the rules are.
@@ -20,9 +21,11 @@ INHERITED = ("jobName", "jobQueue", "jobDefinition", "shareIdentifier", "paramet
              "propagateTags", "timeout", "tags", "schedulingPriority", "platformCapabilities",
              "nodeProperties", "ecsProperties", "eksProperties", "consumableResourceProperties",
              "container", "containerOverrides", "_overrides", "_vcpus", "_region")
-# Of those, what each child keeps itself: read per job by the lifecycle, the dispatch order,
-# ListJobs filters and summaries, and region checks, without a lookup of the parent.
-KEPT = ("jobName", "jobQueue", "jobDefinition", "schedulingPriority", "timeout", "_vcpus", "_region")
+# Of those, what each child keeps itself: what the lifecycle, the dispatch order and region
+# checks read of every job without a lookup of its parent. `_region` and `_vcpus` only where
+# they differ from what their absence means (us-east-1, 1 vCPU).
+KEPT = ("jobQueue", "schedulingPriority", "timeout")
+DEFAULTS = {"_region": "us-east-1", "_vcpus": 1.0}
 
 
 def parent_of(job: Job) -> str | None:
@@ -32,11 +35,13 @@ def parent_of(job: Job) -> str | None:
     return None
 
 
-def lean(parent: Job, child_id: str, child_arn: str, index: int, now: int) -> Job:
-    """The stored document of a new child of `parent`: O(1) bytes whatever the parent holds."""
+def lean(parent: Job, child_id: str, index: int, now: int) -> Job:
+    """The stored document of a new child of `parent`: O(1) bytes whatever the parent holds
+    (its ARN, name, definition and empty `dependsOn` are shown from the parent's)."""
     child = {k: parent[k] for k in KEPT if k in parent}
-    child.update(jobId=child_id, jobArn=child_arn, status=parent["status"], createdAt=parent["createdAt"],
-                 dependsOn=[], arrayProperties={"index": index}, _since=now)
+    child.update({k: parent[k] for k, default in DEFAULTS.items() if parent.get(k, default) != default})
+    child.update(jobId=child_id, status=parent["status"], createdAt=parent["createdAt"],
+                 arrayProperties={"index": index}, _since=now)
     return child
 
 
@@ -51,6 +56,9 @@ def view(jobs, job: Job, parent: Job | None = None) -> Job:
     if parent is None:
         return job
     shown = {k: parent[k] for k in INHERITED if k in parent}
+    if "jobArn" in parent:
+        shown["jobArn"] = parent["jobArn"] + job["jobId"][len(parent_job_id):]
+    shown["dependsOn"] = []
     shown.update(job)
     if "container" in parent:
         shown["container"] = {**parent["container"], **(job.get("container") or {})}

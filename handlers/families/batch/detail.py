@@ -59,7 +59,8 @@ def job_detail(world: World, job: dict) -> dict:
 
 
 def summary(world: World, job: dict) -> dict:
-    shown = rules.summary(children.view(world.jobs, job))
+    job = children.view(world.jobs, job)
+    shown = rules.summary(job)
     if "jobDefinition" in shown:
         shown["jobDefinition"] = definition_arn(world, job)
     return shown

@@ -234,7 +234,7 @@ def submit(jobs, request: dict, now: int, job_id: str, arn_of, extra: dict | Non
         job["arrayProperties"] = {"size": size}
     put_job(jobs, job, now, new=True)
     for index, child_id in enumerate(child_ids(job) if size else ()):
-        jobs[child_id] = children.lean(job, child_id, arn_of(child_id), index, now)
+        jobs[child_id] = children.lean(job, child_id, index, now)
     return {"jobArn": job["jobArn"], "jobName": job["jobName"], "jobId": job_id}
 
 
@@ -346,4 +346,4 @@ def list_jobs(jobs, request: dict, region: str | None = None) -> dict:
                 and all(_matches(job, f["name"], f.get("values") or []) for f in filters)]
     selected.sort(key=lambda job: (-job.get("createdAt", 0), job["jobId"]))
     return paging.listed(selected, request.get("nextToken"), request.get("maxResults", 1000),
-                         "ClientException", "jobSummaryList", summary)
+                         "ClientException", "jobSummaryList", lambda job: summary(children.view(jobs, job)))
