@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from array_views import scenario
+import pytest
+from tests.array_views import scenario
+from tests.conftest import aws_client, start_server
 
 GOLDEN = Path(__file__).parent / "data" / "array_child_views.json"
 
@@ -36,3 +38,55 @@ def test_a_child_stores_no_copy_of_what_its_parent_holds(live, batch, http):
     assert shown["parameters"] == {"day": "monday", **parameters}
     assert shown["container"]["command"] == ["echo", "v" * 1000]
     assert shown["tags"] == {"team": "t"}
+
+
+def big_parameters(total: int) -> dict:
+    return {f"p{n}": "v" * 1000 for n in range(total // 1000)}
+
+
+def test_submit_job_over_the_30_kib_payload_quota_is_refused(batch, http):
+    before = http.get("/_cancelgate/health").json()
+    with pytest.raises(batch.exceptions.ClientException, match="Job size must be less than 30 KiB, got 3[12] KiB"):
+        batch.submit_job(jobName="big", jobQueue="default", jobDefinition="report:1",
+                         arrayProperties={"size": 10}, parameters=big_parameters(31 * 1024))
+    assert http.get("/_cancelgate/health").json() == before
+    batch.submit_job(jobName="fits", jobQueue="default", jobDefinition="report:1",
+                     parameters=big_parameters(29 * 1024))
+
+
+def test_register_job_definition_over_the_24_kib_quota_is_refused(batch):
+    container = {"image": "busybox", "command": ["echo"], "environment": [
+        {"name": f"E{n}", "value": "v" * 1000} for n in range(25)]}
+    with pytest.raises(batch.exceptions.ClientException, match="Job definition size must be less than 24 KiB"):
+        batch.register_job_definition(jobDefinitionName="huge", type="container", containerProperties=container)
+    assert batch.describe_job_definitions(jobDefinitionName="huge")["jobDefinitions"] == []
+
+
+@pytest.mark.parametrize("size", [1, 10001])
+def test_array_size_outside_2_to_10000_is_refused(batch, size):
+    with pytest.raises(batch.exceptions.ClientException):
+        batch.submit_job(jobName="a", jobQueue="default", jobDefinition="report:1", arrayProperties={"size": size})
+
+
+def test_journal_bytes_of_a_wide_array_do_not_grow_with_its_parameters(tmp_path):
+    """10,000 children: the journal grows by O(1) bytes a child, the parameters written once
+    (a full copy per child wrote 29 KiB x 10,000 = 290 MB here)."""
+    db = tmp_path / "state.json"
+    server = start_server(tmp_path, "--db", str(db))
+    try:
+        batch = aws_client("batch", server.url)
+        journal = db.with_name(db.name + ".journal")
+
+        def growth(parameters: dict) -> int:
+            before = journal.stat().st_size if journal.exists() else 0
+            parent = batch.submit_job(jobName="wide", jobQueue="default", jobDefinition="report:1",
+                                      arrayProperties={"size": 10000}, parameters=parameters)["jobId"]
+            shown = batch.describe_jobs(jobs=[f"{parent}:9999"])["jobs"][0]
+            assert shown["parameters"] == {"day": "monday", **parameters}
+            return journal.stat().st_size - before
+
+        small, large = growth({"p": "v"}), growth(big_parameters(29 * 1024))
+        assert small < 3_000_000, small          # under 300 bytes a child, ids and times included
+        assert large - small < 64 * 1024, (small, large)
+    finally:
+        server.stop()

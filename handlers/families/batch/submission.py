@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cancelgate.families.batch import definitions, queues, rules
+from cancelgate.families.batch import definitions, limits, queues, rules
 from cancelgate.families.batch.world import World
 
 # Overrides are applied to what the job shows; the requests themselves are kept aside (`_`),
@@ -51,6 +51,7 @@ def vcpus_of(shown: dict) -> float:
 
 
 def submit_job(world: World, request: dict, now: int, job_id: str) -> dict:
+    limits.check(request, limits.JOB_PAYLOAD, "Job")
     queue = queues.accepting(world, request["jobQueue"])
     definition = definitions.for_submit(world, request["jobDefinition"])
     parameters = {**(definition.get("parameters") or {}), **(request.get("parameters") or {})}
