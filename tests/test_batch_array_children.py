@@ -90,3 +90,19 @@ def test_journal_bytes_of_a_wide_array_do_not_grow_with_its_parameters(tmp_path)
         assert large - small < 64 * 1024, (small, large)
     finally:
         server.stop()
+
+
+def test_children_stored_whole_by_older_servers_read_as_they_are(live, batch, http):
+    """A child written as a full copy (older servers, fixture files) keeps what it holds; what it
+    lacks comes from its parent."""
+    parent = batch.submit_job(jobName="old", jobQueue="default", jobDefinition="report:1",
+                              arrayProperties={"size": 2}, parameters={"day": "friday"}, tags={"a": "1"})["jobId"]
+    body = {"jobName": "old-copy", "jobQueue": "default", "jobDefinition": "report:2", "status": "RUNNING",
+            "arrayProperties": {"index": 1}, "startedAt": 1}
+    assert http.put(f"/_cancelgate/batch/jobs/{parent}:1", json=body).status_code == 200
+    shown = batch.describe_jobs(jobs=[f"{parent}:1"])["jobs"][0]
+    assert (shown["jobName"], shown["jobDefinition"].rsplit("/", 1)[1]) == ("old-copy", "report:2")
+    assert shown["parameters"] == {"day": "friday"} and shown["tags"] == {"a": "1"}
+    assert shown["jobArn"].endswith(f":job/{parent}:1") and shown["dependsOn"] == []
+    fixture = batch.describe_jobs(jobs=["00000000-0000-4000-8000-000000000011:1"])["jobs"][0]
+    assert fixture["jobName"] == "array-parent" and fixture["status"] == "RUNNING"
