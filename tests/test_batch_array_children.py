@@ -106,3 +106,12 @@ def test_children_stored_whole_by_older_servers_read_as_they_are(live, batch, ht
     assert shown["jobArn"].endswith(f":job/{parent}:1") and shown["dependsOn"] == []
     fixture = batch.describe_jobs(jobs=["00000000-0000-4000-8000-000000000011:1"])["jobs"][0]
     assert fixture["jobName"] == "array-parent" and fixture["status"] == "RUNNING"
+
+
+def test_runnable_children_are_in_the_queue_snapshot_by_arn(live, batch, http):
+    batch.create_job_queue(jobQueueName="snap", priority=1)
+    parent = batch.submit_job(jobName="snap", jobQueue="snap", jobDefinition="report:1",
+                              arrayProperties={"size": 3})["jobId"]
+    assert http.post("/_cancelgate/clock/advance", json={"seconds": 2.5}).status_code == 200
+    front = batch.get_job_queue_snapshot(jobQueue="snap")["frontOfQueue"]["jobs"]
+    assert {job["jobArn"].rsplit("/", 1)[1] for job in front} >= {f"{parent}:2"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cancelgate.errors import ApiError
 from cancelgate.families import paging
-from cancelgate.families.batch import environments, rules
+from cancelgate.families.batch import children, environments, rules
 from cancelgate.families.batch.world import World, name_from, region_of
 
 DELETED_REASON = "Job queue deleted"
@@ -138,6 +138,7 @@ def snapshot(world: World, request: dict, now: int) -> dict:
                if job.get("jobQueue") == queue["jobQueueName"] and region_of(job) == world.region
                and job["status"] == "RUNNABLE" and not rules.is_array_parent(job)]
     waiting.sort(key=rules.dispatch_order)
-    return {"frontOfQueue": {"jobs": [{"jobArn": job["jobArn"], "earliestTimeAtPosition": job.get("_since", now)}
+    return {"frontOfQueue": {"jobs": [{"jobArn": children.view(world.jobs, job)["jobArn"],
+                                       "earliestTimeAtPosition": job.get("_since", now)}
                                       for job in waiting[:SNAPSHOT_SIZE]],
                              "lastUpdatedAt": now}}
