@@ -12,6 +12,8 @@ import pytest
 from tests.array_views import scenario
 from tests.conftest import aws_client, start_server
 
+pytestmark = pytest.mark.both_stores
+
 GOLDEN = Path(__file__).parent / "data" / "array_child_views.json"
 
 
