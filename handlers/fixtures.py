@@ -58,5 +58,8 @@ def load(path: str | Path) -> Fixtures:
     for kind, docs in tables.items():
         family = table_owner(kind)
         prepare = family.prepare.get(kind, dict) if family else dict
-        prepared[kind] = prepare(docs)
+        try:
+            prepared[kind] = prepare(docs)
+        except ConfigError as error:   # a family's check of how its documents fit together
+            raise ConfigError(f"--fixtures {path}: {error}") from None
     return prepared

@@ -23,11 +23,13 @@ resume by themselves when space returns.
 """
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import logging
 import os
 import re
+import zlib
 import threading
 from pathlib import Path
 
@@ -106,7 +108,7 @@ class WriteAheadLog:
 
     def append(self, changes: list) -> None:
         """Write one transaction durably, or nothing at all (StoreUnavailable)."""
-        line = json.dumps(changes, separators=(",", ":")).encode() + b"\n"
+        line = _line(changes)
         try:
             if self._fd is None:
                 self._open_at_a_whole_line()
@@ -230,11 +232,34 @@ class WriteAheadLog:
         self._lock_file.close()
 
 
+# A transaction this large (a big array job's children, say) is written compressed: its
+# documents repeat the same keys, so the line is a tenth the size to write and fsync.
+COMPRESS_FROM = 64 << 10
+COMPRESSED = b"z"
+
+
+def _line(changes: list) -> bytes:
+    raw = json.dumps(changes, separators=(",", ":")).encode()
+    if len(raw) >= COMPRESS_FROM:
+        raw = COMPRESSED + base64.b85encode(zlib.compress(raw, 1))
+    return raw + b"\n"
+
+
+def _changes(line: bytes) -> list:
+    """One journal line's transaction (ValueError for a torn line)."""
+    if line.startswith(COMPRESSED):
+        try:
+            line = zlib.decompress(base64.b85decode(line[1:].rstrip(b"\n")))
+        except (zlib.error, ValueError) as error:
+            raise ValueError(f"a torn compressed line: {error}") from None
+    return json.loads(line)
+
+
 def _replay(data: dict, log_path: Path) -> None:
     with open(log_path, "rb") as log_file:
         for line in log_file:
             try:
-                changes = json.loads(line)
+                changes = _changes(line)
             except ValueError:
                 break  # a torn last line: that transaction was never acknowledged
             _apply(data, changes)

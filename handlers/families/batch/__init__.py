@@ -18,6 +18,15 @@ def world_of(tx, region: str = "us-east-1", account: str = "123456789012"):
     return World(*(tx.table(name) for name in TABLES), region=region, account=account)
 
 
+def prepared_jobs(docs: dict) -> dict:
+    """Fixture jobs: refused (the server does not start) if inconsistent, then linked."""
+    from cancelgate.errors import ConfigError
+    from cancelgate.families.batch import consistency
+    for key, problem in consistency.table_problems(docs):
+        raise ConfigError(f"{JOBS}/{key}: {problem}")
+    return rules.link_dependents(docs)
+
+
 def regional(docs: dict) -> dict:
     """Fixtures are written as AWS shows them, keyed `<region>/<name>`: add the region field."""
     return {key: {**doc, "_region": key.split("/", 1)[0]} for key, doc in docs.items()}
@@ -36,7 +45,7 @@ FAMILY = Family(
                               revision="integer"),
         DEFINITION_NAMES: requires("latest", "active", latest="integer", active="array"),
     },
-    prepare={JOBS: rules.link_dependents, ENVIRONMENTS: regional, QUEUES: regional, DEFINITIONS: regional},
+    prepare={JOBS: prepared_jobs, ENVIRONMENTS: regional, QUEUES: regional, DEFINITIONS: regional},
     lifecycle=Lifecycle(JOBS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA,
                         view=world_of),
     indexes={JOBS: indexes.INDEXES},

@@ -9,6 +9,7 @@ where only a trailing `*` is special (AWS's pattern language).
 from __future__ import annotations
 
 from cancelgate.errors import ApiError
+from cancelgate.families.batch import children
 from cancelgate.families.batch.rules import Job, end_attempt, move, settle
 
 EXITED = "Essential container in task exited"
@@ -44,7 +45,7 @@ def end(jobs, job: Job, now: int, exit_code: int, reason: str | None, changes: l
     if exit_code == 0:
         done = move(jobs, {k: v for k, v in ended.items() if k != "statusReason"}, "SUCCEEDED", now, changes,
                     stoppedAt=now)
-    elif decision(ended, exit_code, status_reason, container_reason) == "RETRY":
+    elif decision(children.view(jobs, ended), exit_code, status_reason, container_reason) == "RETRY":
         again = {k: v for k, v in ended.items() if k not in ("startedAt", "statusReason")}
         again["container"] = {k: v for k, v in again["container"].items() if k not in ("exitCode", "reason")}
         return move(jobs, again, "RUNNABLE", now, changes)

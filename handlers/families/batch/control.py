@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from cancelgate.errors import ApiError
-from cancelgate.families.batch import JOBS, attempts, rules
+from cancelgate.families.batch import JOBS, attempts, consistency, rules
 from cancelgate.families.batch.operations import arn_of
 from cancelgate.runtime import current
 
@@ -14,6 +14,7 @@ async def put_batch_job(jobId: str, body: dict):
 
     def put(tx):
         jobs = tx.table(JOBS)
+        consistency.check(jobs, job)
         return rules.public(jobs, rules.put_job(jobs, job, now))
     return rt.store.transact(put)
 

@@ -10,6 +10,7 @@ import re
 
 from cancelgate.errors import ApiError
 from cancelgate.families import paging
+from cancelgate.families.batch import limits
 from cancelgate.families.batch.world import World, name_from
 
 STORED = ("type", "parameters", "schedulingPriority", "containerProperties", "nodeProperties",
@@ -23,6 +24,7 @@ def _names(world: World, name: str) -> dict:
 
 
 def register(world: World, request: dict, now: int) -> dict:
+    limits.check(request, limits.JOB_DEFINITION, "Job definition")
     kind = request["type"]
     if kind == "container" and not any(k in request for k in ("containerProperties", "ecsProperties", "eksProperties")):
         raise ApiError("ClientException",

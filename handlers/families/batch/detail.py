@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from cancelgate.families.batch import rules
+from cancelgate.families.batch import children, rules
 from cancelgate.families.batch.world import World, region_of
 
 SHOWN_ONCE_STARTED = ("STARTING", "RUNNING")
@@ -34,6 +34,7 @@ def _task(world: World, job: dict, attempt: int) -> dict:
 
 
 def job_detail(world: World, job: dict) -> dict:
+    job = children.view(world.jobs, job)
     shown = rules.public(world.jobs, job)
     for field in ("containerOverrides",):   # stored by older servers; not a JobDetail member
         shown.pop(field, None)
@@ -58,6 +59,7 @@ def job_detail(world: World, job: dict) -> dict:
 
 
 def summary(world: World, job: dict) -> dict:
+    job = children.view(world.jobs, job)
     shown = rules.summary(job)
     if "jobDefinition" in shown:
         shown["jobDefinition"] = definition_arn(world, job)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cancelgate.errors import ApiError
 from cancelgate.families import paging
-from cancelgate.families.batch import environments, indexes, rules
+from cancelgate.families.batch import children, environments, indexes, rules
 from cancelgate.families.batch.world import World, name_from, region_of
 
 DELETED_REASON = "Job queue deleted"
@@ -136,6 +136,7 @@ def snapshot(world: World, request: dict, now: int) -> dict:
     queue = existing(world, request["jobQueue"])
     group = f"{world.region}/{queue['jobQueueName']}"
     waiting = [world.jobs.get(key) for key in world.jobs.ordered(indexes.QUEUE, group, limit=SNAPSHOT_SIZE)]
-    return {"frontOfQueue": {"jobs": [{"jobArn": job["jobArn"], "earliestTimeAtPosition": job.get("_since", now)}
+    return {"frontOfQueue": {"jobs": [{"jobArn": children.view(world.jobs, job)["jobArn"],
+                                       "earliestTimeAtPosition": job.get("_since", now)}
                                       for job in waiting if job is not None],
                              "lastUpdatedAt": now}}

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from cancelgate.errors import ApiError
 from cancelgate.families import paging
-from cancelgate.families.batch import indexes
+from cancelgate.families.batch import children, indexes
 
 NOT_STARTED = ("SUBMITTED", "PENDING", "RUNNABLE")
 ACTIVE = ("STARTING", "RUNNING")
@@ -258,8 +258,10 @@ SUBMIT_FIELDS = ("jobName", "jobQueue", "jobDefinition", "shareIdentifier", "par
                  "containerOverrides", "retryStrategy", "propagateTags", "timeout", "tags")
 
 
-def submit(jobs, request: dict, now: int, job_id: str, arn_of) -> dict:
-    """SubmitJob: a SUBMITTED job (and `size` SUBMITTED children for an array job)."""
+def submit(jobs, request: dict, now: int, job_id: str, arn_of, extra: dict | None = None) -> dict:
+    """SubmitJob: a SUBMITTED job (and `size` SUBMITTED children for an array job) with the
+    fields of `request` and `extra` (what the job definition adds). Children are stored lean
+    (children.py): what they inherit stays on the parent."""
     depends_on = request.get("dependsOn") or []
     for dependency in depends_on:
         if jobs.get(dependency["jobId"]) is None:
@@ -269,14 +271,13 @@ def submit(jobs, request: dict, now: int, job_id: str, arn_of) -> dict:
                dependsOn=depends_on)
     if "schedulingPriorityOverride" in request:
         job["schedulingPriority"] = request["schedulingPriorityOverride"]
+    job.update(extra or {})
     size = (request.get("arrayProperties") or {}).get("size")
     if size:
         job["arrayProperties"] = {"size": size}
     put_job(jobs, job, now, new=True)
     for index, child_id in enumerate(child_ids(job) if size else ()):
-        child = {**job, "jobId": child_id, "jobArn": arn_of(child_id), "dependsOn": [],
-                 "arrayProperties": {"index": index}, "_since": now}
-        jobs[child_id] = child
+        jobs[child_id] = children.lean(job, child_id, index, now)
     return {"jobArn": job["jobArn"], "jobName": job["jobName"], "jobId": job_id}
 
 
@@ -323,8 +324,9 @@ def link_dependents(jobs: dict[str, Job]) -> dict[str, Job]:
 # --- reading jobs -----------------------------------------------------------------------------
 
 def public(jobs, job: Job) -> Job:
-    """A job as DescribeJobs shows it: no bookkeeping; array parents summarise their children."""
-    shown = {k: v for k, v in job.items() if not k.startswith("_")}
+    """A job as DescribeJobs shows it: no bookkeeping; array parents summarise their children,
+    which show what they inherit from their parent (children.view)."""
+    shown = {k: v for k, v in children.view(jobs, job).items() if not k.startswith("_")}
     if is_array_parent(job):
         summary = {status: n for status in indexes.STATUSES
                    if (n := indexes.children_in(jobs, job["jobId"], status))}
@@ -371,15 +373,19 @@ def list_jobs(jobs, request: dict, region: str | None = None) -> dict:
     status = None if filters else request.get("jobStatus", "RUNNING")
     if "arrayJobId" in request:
         parent = jobs.get(request["arrayJobId"])
-        candidates = [jobs.get(c) for c in child_ids(parent)] if parent and is_array_parent(parent) else []
+        candidates = ([children.view(jobs, child, parent) for c in child_ids(parent)
+                       if (child := jobs.get(c)) is not None]
+                      if parent and is_array_parent(parent) else [])
     elif "multiNodeJobId" in request:
         candidates = []  # multi-node jobs are not emulated
     else:
-        candidates = [job for job in jobs.values() if job.get("jobQueue") == request["jobQueue"]
+        # a child's summary fields are its own; filters may read an inherited one
+        candidates = [children.view(jobs, job) if filters else job for job in jobs.values()
+                      if job.get("jobQueue") == request["jobQueue"]
                       and (region is None or job.get("_region", "us-east-1") == region)]
     selected = [job for job in candidates if job is not None
                 and (status is None or job["status"] == status)
                 and all(_matches(job, f["name"], f.get("values") or []) for f in filters)]
     selected.sort(key=lambda job: (-job.get("createdAt", 0), job["jobId"]))
     return paging.listed(selected, request.get("nextToken"), request.get("maxResults", 1000),
-                         "ClientException", "jobSummaryList", summary)
+                         "ClientException", "jobSummaryList", lambda job: summary(children.view(jobs, job)))

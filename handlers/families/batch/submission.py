@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cancelgate.families.batch import definitions, queues, rules
+from cancelgate.families.batch import definitions, limits, queues, rules
 from cancelgate.families.batch.world import World
 
 # Overrides are applied to what the job shows; the requests themselves are kept aside (`_`),
@@ -51,6 +51,7 @@ def vcpus_of(shown: dict) -> float:
 
 
 def submit_job(world: World, request: dict, now: int, job_id: str) -> dict:
+    limits.check(request, limits.JOB_PAYLOAD, "Job")
     queue = queues.accepting(world, request["jobQueue"])
     definition = definitions.for_submit(world, request["jobDefinition"])
     parameters = {**(definition.get("parameters") or {}), **(request.get("parameters") or {})}
@@ -60,8 +61,6 @@ def submit_job(world: World, request: dict, now: int, job_id: str) -> dict:
         job_request.pop(field, None)
     if parameters:
         job_request["parameters"] = parameters
-    answer = rules.submit(world.jobs, job_request, now, job_id,
-                          lambda jid: world.arn("job", jid))
     extra: dict = {"_region": world.region}
     for field in FROM_DEFINITION:
         value = request.get(field, definition.get(field))
@@ -76,7 +75,4 @@ def submit_job(world: World, request: dict, now: int, job_id: str) -> dict:
         shown = container(definition["containerProperties"], request.get("containerOverrides") or {}, parameters)
         extra["container"] = shown
         extra["_vcpus"] = vcpus_of(shown)
-    ids = [job_id] + (rules.child_ids(world.jobs.get(job_id)) if rules.is_array_parent(world.jobs.get(job_id)) else [])
-    for jid in ids:
-        world.jobs[jid] = {**world.jobs.get(jid), **extra}
-    return answer
+    return rules.submit(world.jobs, job_request, now, job_id, lambda jid: world.arn("job", jid), extra)

@@ -3,6 +3,7 @@ environments and job definition revisions, found by ARN without a scan."""
 from __future__ import annotations
 
 from cancelgate.errors import ApiError
+from cancelgate.families.batch import children
 from cancelgate.families.batch.world import ARN, World
 
 MAX_TAGS = 50
@@ -25,15 +26,20 @@ def _locate(world: World, arn: str) -> tuple[object, str]:
     raise ApiError("ClientException", f"Resource {arn} not found.")
 
 
+def _tags(world: World, table, doc: dict) -> dict:
+    """The tags a resource shows: an array child's are its parent's until it has its own."""
+    return (children.view(world.jobs, doc) if table is world.jobs else doc).get("tags") or {}
+
+
 def list_tags(world: World, arn: str) -> dict:
     table, key = _locate(world, arn)
-    return {"tags": table.get(key).get("tags") or {}}
+    return {"tags": _tags(world, table, table.get(key))}
 
 
 def tag(world: World, arn: str, tags: dict) -> dict:
     table, key = _locate(world, arn)
     doc = table.get(key)
-    merged = {**(doc.get("tags") or {}), **tags}
+    merged = {**_tags(world, table, doc), **tags}
     if len(merged) > MAX_TAGS:
         raise ApiError("ClientException", f"A resource can have at most {MAX_TAGS} tags")
     table[key] = {**doc, "tags": merged}
@@ -43,9 +49,9 @@ def tag(world: World, arn: str, tags: dict) -> dict:
 def untag(world: World, arn: str, keys: list[str]) -> dict:
     table, key = _locate(world, arn)
     doc = table.get(key)
-    left = {k: v for k, v in (doc.get("tags") or {}).items() if k not in keys}
+    left = {k: v for k, v in _tags(world, table, doc).items() if k not in keys}
     changed = {k: v for k, v in doc.items() if k != "tags"}
-    if left:
+    if left or children.parent_of(doc) is not None:   # a child's {} hides its parent's tags
         changed["tags"] = left
     table[key] = changed
     return {}
