@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
     if warning := store.durability_warning():
         log.warning("Redis store: %s", warning)
     clock = ManualClock(shared=store) if settings.clock == "manual" else RealClock()
-    scheduler = Scheduler(store, clock, config) if config is not None else None
+    scheduler = Scheduler(store, clock, config, threaded=bool(settings.store)) if config is not None else None
     journal = Journal(settings.journal_size, store)
     transitions = Transitions()
     if scheduler is not None:

@@ -34,9 +34,12 @@ MAX_EVENTS_PER_ADVANCE = 10_000_000
 
 
 class Scheduler:
-    def __init__(self, store, clock, config: dict):
-        """`config`: the lifecycle file as lifecycle_config.load gives it, family -> section."""
+    def __init__(self, store, clock, config: dict, threaded: bool = False):
+        """`config`: the lifecycle file as lifecycle_config.load gives it, family -> section.
+        `threaded`: run each batch in a thread (a store whose transactions wait on the network,
+        Redis, so the event loop serves requests meanwhile)."""
         self.store = store
+        self.threaded = threaded
         self.clock = clock
         self.config = config
         self._next_due: dict[str, int | None] = {}
@@ -127,10 +130,23 @@ class Scheduler:
             self._lock = asyncio.Lock()
         async with self._lock:
             changes: list[dict] = []
-            for batch in self._advance(seconds):
+            async for batch in self._each(self._advance(seconds)):
                 changes += batch
-                await asyncio.sleep(0)
             return changes
+
+    async def _call(self, fn):
+        return (await asyncio.to_thread(fn)) if self.threaded else fn()
+
+    async def _each(self, batches):
+        """The batches of `batches` one by one, each in a thread if `threaded`, the event loop
+        free in between."""
+        done = object()
+        while True:
+            batch = (await asyncio.to_thread(next, batches, done)) if self.threaded else next(batches, done)
+            if batch is done:
+                return
+            yield batch
+            await asyncio.sleep(0)
 
     def advance(self, seconds: float) -> list[dict]:
         changes: list[dict] = []
@@ -170,9 +186,9 @@ class Scheduler:
         while True:
             await asyncio.sleep(pause)
             try:
-                if self._leader(interval) and not self.idle():
-                    for _ in self._batches(self.clock.now_ms()):
-                        await asyncio.sleep(0)
+                if await self._call(lambda: self._leader(interval) and not self.idle()):
+                    async for _ in self._each(self._batches(self.clock.now_ms())):
+                        pass
                 if outage:
                     log.warning("the store answers again: jobs move on")
                 pause, outage = interval, False
