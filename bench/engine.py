@@ -13,8 +13,9 @@ Scenarios (each on a fresh server, one uvicorn worker, `--no-response-validation
 - array: a 10,000-child array job whose children wait RUNNABLE behind two running jobs; it is
   cancelled, then drains when the two finish. Every child must end FAILED with isCancelled and
   none may have started; the probe runs throughout.
-- advance: the manual clock advanced one simulated hour over N jobs of every family, in one
-  request (its transitions in the answer).
+- advance: the manual clock advanced one simulated hour over N Batch jobs, in one request
+  (its transitions in the answer): every job through SUBMITTED and PENDING, then the queue
+  dispatching two at a time.
 - journal: SubmitJob of a 10,000-child array with the most parameters AWS accepts (its SubmitJob
   limit is 30 KiB; 100 KB is refused) on `--db`: how much the journal grows.
 
@@ -191,6 +192,8 @@ def advance(jobs: int, tmp: Path) -> Row:
     folder = tmp / f"advance-{jobs}"
     folder.mkdir()
     base.write_fixtures(jobs, folder)
+    for other in ("iot.json", "vault.json"):   # Batch jobs only: the other families start empty
+        (folder / other).unlink()
     process, url = serve(tmp, f"advance-{jobs}", "--fixtures", str(folder), "--clock", "manual")
     try:
         started = time.perf_counter()

@@ -9,15 +9,19 @@ need without scanning the jobs (store/indexes.py):
 - ACTIVE: STARTING and RUNNING jobs of each queue, the sort key their milli-vCPUs.
 - CHILDREN: array children by `<parent>|<status>`: a parent's summary and whether it is done.
 - UNSEEN: unfinished jobs put in from outside without `_since`, whose clock starts when seen.
+- LISTED: every job by `<region>/<queue>|<status>`, newest first (then by id): ListJobs' order.
 
 A quarantined job (`_quarantined`: a lifecycle step raised on it) is left out of what moves.
 """
 from __future__ import annotations
 
-from cancelgate.families.family import Index
-from cancelgate.store.indexes import num
+import heapq
 
-DUE, DEADLINE, QUEUE, ACTIVE, CHILDREN, UNSEEN = "due", "deadline", "queue", "active", "children", "unseen"
+from cancelgate.families.family import Index
+from cancelgate.store.indexes import key_of, num
+
+DUE, DEADLINE, QUEUE, ACTIVE, CHILDREN, UNSEEN, LISTED = ("due", "deadline", "queue", "active", "children",
+                                                          "unseen", "listed")
 FINISHED = ("SUCCEEDED", "FAILED")
 ARRAY_DONE = "ARRAY_DONE"   # the DUE group of array parents whose children have all finished
 TIMED = ("SUBMITTED", "PENDING", "STARTING", "RUNNING")
@@ -100,8 +104,14 @@ def _unseen(job: dict):
     return "", num(_int(job.get("createdAt")))
 
 
+def _listed(job: dict):
+    if not isinstance(job.get("jobQueue"), str):
+        return None
+    return f"{queue_group(job)}|{job.get('status')}", num(-_int(job.get("createdAt")))
+
+
 INDEXES = (Index(DUE, _due), Index(DEADLINE, _deadline), Index(QUEUE, _queue), Index(ACTIVE, _active),
-           Index(CHILDREN, _children), Index(UNSEEN, _unseen))
+           Index(CHILDREN, _children), Index(UNSEEN, _unseen), Index(LISTED, _listed))
 STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 
 
@@ -111,3 +121,13 @@ def children_in(jobs, parent_id: str, status: str) -> int:
 
 def open_children(jobs, parent_id: str) -> int:
     return sum(children_in(jobs, parent_id, s) for s in STATUSES if s not in FINISHED)
+
+
+def in_queue(jobs, queue: str, region: str | None, statuses) -> list[str]:
+    """Ids of the jobs of a queue in these statuses, newest first (`region` None: any region)."""
+    if region is not None:
+        groups = [f"{region}/{queue}|{status}" for status in statuses]
+    else:
+        wanted = {f"{queue}|{status}" for status in statuses}
+        groups = [g for g in jobs.groups(LISTED) if g.split("/", 1)[-1] in wanted]
+    return [key_of(m) for m in heapq.merge(*(jobs.members(LISTED, g) for g in groups))]

@@ -368,24 +368,34 @@ def _matches(job: Job, name: str, values: list[str]) -> bool:
 
 def list_jobs(jobs, request: dict, region: str | None = None) -> dict:
     """ListJobs by queue or array parent, newest first, one page at a time (`region`: only
-    that region's jobs)."""
+    that region's jobs). By queue, the LISTED index gives the order: a page reads the jobs up
+    to its end, not the queue."""
     filters = request.get("filters") or []
     status = None if filters else request.get("jobStatus", "RUNNING")
+    start = paging.decode(request.get("nextToken"), "ClientException")
+    size = request.get("maxResults", 1000)
     if "arrayJobId" in request:
         parent = jobs.get(request["arrayJobId"])
-        candidates = ([children.view(jobs, child, parent) for c in child_ids(parent)
-                       if (child := jobs.get(c)) is not None]
-                      if parent and is_array_parent(parent) else [])
+        found = [job for c in child_ids(parent) if (job := jobs.get(c)) is not None] \
+            if parent and is_array_parent(parent) else []
+        keys = [job["jobId"] for job in sorted(found, key=lambda job: (-job.get("createdAt", 0), job["jobId"]))]
     elif "multiNodeJobId" in request:
-        candidates = []  # multi-node jobs are not emulated
+        keys = []  # multi-node jobs are not emulated
     else:
+        keys = indexes.in_queue(jobs, request["jobQueue"], region, [status] if status else indexes.STATUSES)
+    selected: list[Job] = []
+    for key in keys:
+        job = jobs.get(key)
+        if job is None or (status is not None and job["status"] != status):
+            continue
         # a child's summary fields are its own; filters may read an inherited one
-        candidates = [children.view(jobs, job) if filters else job for job in jobs.values()
-                      if job.get("jobQueue") == request["jobQueue"]
-                      and (region is None or job.get("_region", "us-east-1") == region)]
-    selected = [job for job in candidates if job is not None
-                and (status is None or job["status"] == status)
-                and all(_matches(job, f["name"], f.get("values") or []) for f in filters)]
-    selected.sort(key=lambda job: (-job.get("createdAt", 0), job["jobId"]))
-    return paging.listed(selected, request.get("nextToken"), request.get("maxResults", 1000),
-                         "ClientException", "jobSummaryList", lambda job: summary(children.view(jobs, job)))
+        if filters and not all(_matches(children.view(jobs, job), f["name"], f.get("values") or [])
+                               for f in filters):
+            continue
+        selected.append(job)
+        if len(selected) > start + size:
+            break
+    answer: dict = {"jobSummaryList": [summary(children.view(jobs, job)) for job in selected[start:start + size]]}
+    if len(selected) > start + size:
+        answer["nextToken"] = paging.encode(start + size)
+    return answer
