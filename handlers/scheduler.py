@@ -69,7 +69,6 @@ class Scheduler:
                 changes, due = self.store.transact(step)
                 # more is due now: another batch, unless this one changed nothing (then nothing will)
                 more = due is not None and due <= now and self.store.version != version
-                self.failing.pop(name, None)
                 break
             except StoreUnavailable:
                 raise
@@ -81,6 +80,16 @@ class Scheduler:
                     self.failing[name] = str(poisoned)
                     self._next_due[name] = None
                     return [], False
+        if due is not None and due <= now and not more:
+            # due now, yet the batch moved nothing: a rule that will not move what its index
+            # says is due. Waiting for the next write beats spinning on it.
+            if self.failing.get(name) is None:
+                log.error("lifecycle of %s: something due at %s does not move; it waits for the next write",
+                          name, due)
+            self.failing[name] = f"something due at {due} does not move"
+            due = None
+        elif not more:
+            self.failing.pop(name, None)
         self._next_due[name] = due
         changes = [{"family": name, **c} for c in changes]
         for listener in self.listeners:
