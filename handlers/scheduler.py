@@ -62,13 +62,12 @@ class Scheduler:
         def step(tx):
             view = lifecycle.open(tx)
             changes = lifecycle.step(view, now, config, BATCH)
-            return changes, lifecycle.next_due(view, config)
+            return changes, lifecycle.next_due(view, config), any(tx.writes.values())
         while True:
             try:
-                version = self.store.version
-                changes, due = self.store.transact(step)
+                changes, due, wrote = self.store.transact(step)
                 # more is due now: another batch, unless this one changed nothing (then nothing will)
-                more = due is not None and due <= now and self.store.version != version
+                more = due is not None and due <= now and wrote
                 break
             except StoreUnavailable:
                 raise

@@ -12,6 +12,7 @@ strings, `<sort key>\\0<key>`, so both order them the same way (bytewise).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from sortedcontainers import SortedList
@@ -24,8 +25,9 @@ _OFFSET = 1 << 62
 
 
 def num(value: Any) -> str | None:
-    """An integer as a sort key that orders as the number does (None if it is no integer)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    """An integer as a sort key that orders as the number does (None if it is no finite
+    number within ±2**62)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     value = int(value)
     if not -_OFFSET < value < _OFFSET:

@@ -109,13 +109,13 @@ class _StoredIndexes:
         key = self._key(name, group)
         self._tx.watch(key)
         high = "+" if upto is None else "(" + upto + TOP
-        start = 0
-        while True:
-            chunk = self._tx.pipe.zrangebylex(key, "-", high, start=start, num=self.CHUNK)
-            yield from (m.decode() for m in chunk)
+        low = "-"
+        while True:   # by a cursor (after the last member seen), not by offset
+            chunk = [m.decode() for m in self._tx.pipe.zrangebylex(key, low, high, start=0, num=self.CHUNK)]
+            yield from chunk
             if len(chunk) < self.CHUNK:
                 return
-            start += self.CHUNK
+            low = "(" + chunk[-1]
 
     def size(self, name: str, group: str) -> int:
         key = self._key(name, group)
@@ -181,19 +181,50 @@ class RedisStore:
         # builds the indexes once if they were built for other ones (or by an older server)
         if self.client.set(f"{prefix}:loaded", "1", nx=True):
             self._load(fixtures or {})
-        elif self.client.get(f"{prefix}:ixv") != self._index_signature().encode():
-            self._load(self._stored())
+        else:
+            self._rebuild_indexes()
 
     def _index_signature(self) -> str:
         return json.dumps({kind: [index.name for index in specs] for kind, specs in sorted(self._indexes.items())})
 
-    def _stored(self) -> Fixtures:
-        """Every document, as the store holds it (to rebuild the indexes of state kept over a restart)."""
-        def read(tx):
-            kinds = [t.decode() for t in tx.pipe.smembers(f"{self.prefix}:tables")]
-            return {kind: dict(tx.table(kind).items()) for kind in kinds}
-        with self.client.pipeline() as pipe:
-            return read(RedisTx(pipe, self.prefix))
+    def _rebuild_indexes(self) -> None:
+        """Build the indexes of state kept over a restart when they were built for other ones
+        (or by an older server). Only index keys are written, in one MULTI that fails if any
+        table changed meanwhile (then it looks again: another worker may have done it)."""
+        signature = self._index_signature()
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.client.pipeline() as pipe:
+                    pipe.watch(f"{self.prefix}:ixv", f"{self.prefix}:tables",
+                               *(f"{self.prefix}:gen:{kind}" for kind in self._indexes),
+                               *(f"{self.prefix}:ixg:{kind}:{index.name}"
+                                 for kind, specs in self._indexes.items() for index in specs))
+                    if pipe.get(f"{self.prefix}:ixv") == signature.encode():
+                        return
+                    tx = RedisTx(pipe, self.prefix)
+                    docs = {kind: dict(tx.table(kind).items()) for kind in self._indexes}
+                    groups = {(kind, index.name): [g.decode() for g in
+                                                   pipe.smembers(f"{self.prefix}:ixg:{kind}:{index.name}")]
+                              for kind, specs in self._indexes.items() for index in specs}
+                    pipe.multi()
+                    for (kind, name), old in groups.items():
+                        pipe.delete(f"{self.prefix}:ixg:{kind}:{name}",
+                                    *(_group_key(self.prefix, kind, name, g) for g in old))
+                    self._queue_index_entries(pipe, docs)
+                    pipe.set(f"{self.prefix}:ixv", signature)
+                    pipe.execute()
+                    return
+            except redis.WatchError:
+                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+        raise StoreBusy(f"rebuilding the indexes conflicted {MAX_ATTEMPTS} times in a row")
+
+    def _queue_index_entries(self, pipe, docs: Fixtures) -> None:
+        for kind, specs in self._indexes.items():
+            for index in specs:
+                for key, doc in (docs.get(kind) or {}).items():
+                    if (entry := index.entry(doc)) is not None:
+                        pipe.zadd(_group_key(self.prefix, kind, index.name, entry[0]), {member(entry, key): 0})
+                        pipe.sadd(f"{self.prefix}:ixg:{kind}:{index.name}", entry[0])
 
     # --- the store interface -----------------------------------------------------------------
 
@@ -305,12 +336,7 @@ class RedisStore:
                 pipe.delete(*doomed[start:start + 1000])
             changes = [(kind, key, doc) for kind, docs in fixtures.items() for key, doc in docs.items()]
             self._queue_writes(pipe, changes)
-            for kind, specs in self._indexes.items():
-                for index in specs:
-                    for key, doc in (fixtures.get(kind) or {}).items():
-                        if (entry := index.entry(doc)) is not None:
-                            pipe.zadd(_group_key(self.prefix, kind, index.name, entry[0]), {member(entry, key): 0})
-                            pipe.sadd(f"{self.prefix}:ixg:{kind}:{index.name}", entry[0])
+            self._queue_index_entries(pipe, fixtures)
             pipe.set(f"{self.prefix}:ixv", self._index_signature())
             for kind in old:
                 pipe.incr(f"{self.prefix}:gen:{kind}")

@@ -16,6 +16,7 @@ A quarantined job (`_quarantined`: a lifecycle step raised on it) is left out of
 from __future__ import annotations
 
 import heapq
+import math
 
 from cancelgate.families.family import Index
 from cancelgate.store.indexes import key_of, num
@@ -24,6 +25,7 @@ DUE, DEADLINE, QUEUE, ACTIVE, CHILDREN, UNSEEN, LISTED = ("due", "deadline", "qu
                                                           "unseen", "listed")
 FINISHED = ("SUCCEEDED", "FAILED")
 ARRAY_DONE = "ARRAY_DONE"   # the DUE group of array parents whose children have all finished
+DEPENDENCY_FAILED = "DEPENDENCY_FAILED"   # ... and of PENDING jobs a failed dependency fails at once
 TIMED = ("SUBMITTED", "PENDING", "STARTING", "RUNNING")
 
 
@@ -58,6 +60,8 @@ def _due(job: dict):
             return _at(ARRAY_DONE, num(job["_children_done"]))
         return None
     if status == "PENDING":
+        if "_dependency_failed" in job:
+            return _at(DEPENDENCY_FAILED, num(job["_dependency_failed"]))
         if job.get("_blocked"):
             return None
         ready = job.get("_ready_at")
@@ -78,15 +82,16 @@ def _deadline(job: dict):
 def _queue(job: dict):
     if job.get("status") != "RUNNABLE" or "_quarantined" in job or _parent(job):
         return None
-    return queue_group(job), num(-_int(job.get("schedulingPriority"))) + num(_int(job.get("createdAt")))
+    priority, created = num(-_int(job.get("schedulingPriority"))), num(_int(job.get("createdAt")))
+    return None if priority is None or created is None else (queue_group(job), priority + created)
 
 
 def _active(job: dict):
     if job.get("status") not in ("STARTING", "RUNNING") or _parent(job):
         return None
     vcpus = job.get("_vcpus", 1.0)
-    milli = int(vcpus * 1000) if isinstance(vcpus, (int, float)) and not isinstance(vcpus, bool) else 1000
-    return queue_group(job), num(milli)
+    milli = num(round(vcpus * 1000)) if isinstance(vcpus, (int, float)) and math.isfinite(vcpus) else None
+    return queue_group(job), milli or num(1000)
 
 
 def _children(job: dict):
@@ -101,13 +106,13 @@ def _children(job: dict):
 def _unseen(job: dict):
     if "_since" in job or job.get("status") in FINISHED or "_quarantined" in job:
         return None
-    return "", num(_int(job.get("createdAt")))
+    return "", num(0)   # due at once, whenever the job says it was created
 
 
 def _listed(job: dict):
     if not isinstance(job.get("jobQueue"), str):
         return None
-    return f"{queue_group(job)}|{job.get('status')}", num(-_int(job.get("createdAt")))
+    return _at(f"{queue_group(job)}|{job.get('status')}", num(-_int(job.get("createdAt"))))
 
 
 INDEXES = (Index(DUE, _due), Index(DEADLINE, _deadline), Index(QUEUE, _queue), Index(ACTIVE, _active),

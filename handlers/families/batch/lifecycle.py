@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cancelgate.families.batch import attempts, environments, indexes, queues
 from cancelgate.families.batch.rules import (FINISHED, Job, end_now, finish_parent_if_done, head_of_queue,
-                                              is_array_parent, move, move_head, settle)
+                                              is_array_parent, mark_failed_dependency, move, move_head, settle)
 from cancelgate.families.poison import blamed
 from cancelgate.store.indexes import key_of, num, sort_key_of
 
@@ -39,6 +39,8 @@ def _due(job: Job, config: dict, jobs) -> int | None:
     if job["status"] == "PENDING":
         if is_array_parent(job):
             return job.get("_children_done")
+        if "_dependency_failed" in job:
+            return max(since, job["_dependency_failed"])
         finished_at = max(since, job.get("_ready_at", since))
         for dependency in job.get("dependsOn") or ():
             found = jobs.get(dependency["jobId"])
@@ -82,7 +84,8 @@ def _waits(config: dict) -> list[tuple[str, int]]:
     """(DUE group, ms a job spends in it): the statuses that move on the clock."""
     waits = [(status, int(seconds * 1000)) for status in ("SUBMITTED", "STARTING", "RUNNING")
              if (seconds := config["durations"].get(status)) is not None]
-    return waits + [("PENDING", int((config["durations"].get("PENDING") or 0) * 1000)), (indexes.ARRAY_DONE, 0)]
+    return waits + [("PENDING", int((config["durations"].get("PENDING") or 0) * 1000)), (indexes.ARRAY_DONE, 0),
+                    (indexes.DEPENDENCY_FAILED, 0)]
 
 
 def _first(jobs, name: str, group: str) -> int | None:
@@ -132,7 +135,9 @@ def lifecycle_step(world, now: int, config: dict, budget: int = 1000) -> list[di
     _settle(world.queues, now, config, "jobQueueName", changes)
     for key in jobs.ordered(indexes.UNSEEN, "", limit=budget):
         with blamed(JOBS_TABLE, key):
-            jobs[key] = {**jobs.get(key), "_since": now}
+            seen = jobs[key] = {**jobs.get(key), "_since": now}
+            if is_array_parent(seen):   # put in with every child finished already
+                finish_parent_if_done(jobs, key, now)
     moved = True
     while moved and len(changes) < budget:
         moved = False
@@ -162,7 +167,7 @@ def _apply(jobs, job_id: str, now: int, config: dict, changes: list) -> bool:
         return False
     status = job["status"]
     if status == "SUBMITTED":
-        move(jobs, job, "PENDING", due, changes)
+        mark_failed_dependency(jobs, move(jobs, job, "PENDING", due, changes))
     elif status == "PENDING":
         failed = [d["jobId"] for d in job.get("dependsOn") or ()
                   if (jobs.get(d["jobId"]) or {}).get("status") == "FAILED"]
@@ -224,6 +229,9 @@ def _parent_step(jobs, parent: Job, now: int, config: dict, changes: list) -> bo
         return True
     if parent["status"] != "PENDING" or "_stop" in parent or "_children_done" not in parent:
         return False  # a recorded cancel finishes the parent through settle()
+    if indexes.open_children(jobs, parent["jobId"]) > 0:   # a child was put back to work since
+        jobs[parent["jobId"]] = {k: v for k, v in parent.items() if k != "_children_done"}
+        return False
     at = max(parent["_children_done"], parent["_since"])
     failed = indexes.children_in(jobs, parent["jobId"], "FAILED") > 0
     done = move(jobs, parent, "FAILED" if failed else "SUCCEEDED", at, changes, stoppedAt=at,
@@ -263,7 +271,11 @@ def _dispatchable(world, config: dict) -> int | None:
     for where in world.jobs.groups(indexes.QUEUE):
         room = _Room(world, where, config)
         head = head_of_queue(world.jobs, room.queue, room.region)
-        if head is not None and room.fits(head):
+        try:
+            fits = head is not None and room.fits(head)
+        except (TypeError, ValueError):   # a head the dispatch will quarantine: due now
+            fits = True
+        if fits:
             times.append(head.get("_since", 0))
     return min(times, default=None)
 
@@ -277,9 +289,11 @@ def _dispatch_queues(world, now: int, config: dict, changes: list, budget: int) 
         room = _Room(world, where, config)
         while len(changes) < budget:
             head = head_of_queue(jobs, room.queue, room.region)
-            if head is None or not room.fits(head):
+            if head is None:
                 break
             with blamed(JOBS_TABLE, head["jobId"]):
+                if not room.fits(head):
+                    break
                 head = move_head(jobs, room.queue, now, changes, room.region, parents)
             moved = True
             if head["status"] == "STARTING":

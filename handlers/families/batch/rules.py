@@ -147,8 +147,14 @@ def settle(jobs, job: Job, now: int) -> None:
         return
     for dependent_id in job.get("_dependents") or ():
         dependent = jobs.get(dependent_id)
-        if (dependent is None or dependent["status"] != "PENDING" or is_array_parent(dependent)
-                or not dependencies_finished(jobs, dependent)):
+        if dependent is None or dependent["status"] != "PENDING" or is_array_parent(dependent):
+            continue
+        if job["status"] == "FAILED" and "_stop" not in dependent:
+            if "_dependency_failed" not in dependent:   # the lifecycle fails it at once
+                jobs[dependent_id] = {**{k: v for k, v in dependent.items() if k != "_blocked"},
+                                      "_dependency_failed": max(dependent.get("_since", 0), job.get("stoppedAt", now))}
+            continue
+        if not dependencies_finished(jobs, dependent):
             continue
         if "_stop" in dependent:
             _fail(jobs, dependent, dependent["_stop"]["reason"], now, "isCancelled")
@@ -207,7 +213,27 @@ def head_of_queue(jobs, queue: str, region: str | None = None) -> Job | None:
     return min((h for h in heads if h is not None), key=dispatch_order, default=None)
 
 
-PENDING_MARKS = ("_blocked", "_ready_at", "_children_done")
+PENDING_MARKS = ("_blocked", "_ready_at", "_children_done", "_dependency_failed")
+
+
+def failed_dependency_at(jobs, job: Job) -> int | None:
+    """When the first of `job`'s failed dependencies failed (None: none has)."""
+    times = [found.get("stoppedAt", 0) for d in job.get("dependsOn") or ()
+             if (found := jobs.get(d["jobId"])) is not None and found["status"] == "FAILED"]
+    return min(times, default=None)
+
+
+def mark_failed_dependency(jobs, job: Job) -> Job:
+    """A PENDING job with a failed dependency is due to fail at once (the DUE index's
+    DEPENDENCY_FAILED group), whatever its other dependencies do."""
+    if job["status"] != "PENDING" or is_array_parent(job) or "_stop" in job or "_dependency_failed" in job:
+        return job
+    failed_at = failed_dependency_at(jobs, job)
+    if failed_at is None:
+        return job
+    marked = {**job, "_dependency_failed": max(job.get("_since", 0), failed_at)}
+    jobs[job["jobId"]] = marked
+    return marked
 
 
 def move(jobs, job: Job, status: str, at: int, changes: list, **fields) -> Job:
@@ -306,6 +332,11 @@ def put_job(jobs, job: Job, now: int, *, new: bool = False) -> Job:
     settle(jobs, job, now)
     if is_array_parent(job):
         finish_parent_if_done(jobs, job_id, now)
+    elif (parent := parent_id(job)) is not None and job["status"] not in FINISHED:
+        reopened = jobs.get(parent)   # a child put back to work: its parent is not done after all
+        if reopened is not None and "_children_done" in reopened:
+            jobs[parent] = {k: v for k, v in reopened.items() if k != "_children_done"}
+    mark_failed_dependency(jobs, jobs.get(job_id))
     return jobs.get(job_id)
 
 
@@ -318,6 +349,11 @@ def link_dependents(jobs: dict[str, Job]) -> dict[str, Job]:
             target = linked.get(dependency["jobId"])
             if target is not None:
                 target.setdefault("_dependents", []).append(job_id)
+    for job in linked.values():   # a PENDING parent whose children all finished already
+        if job.get("status") == "PENDING" and is_array_parent(job) and "_stop" not in job:
+            found = [linked.get(child) for child in child_ids(job)]
+            if all(c is None or c.get("status") in FINISHED for c in found):
+                job["_children_done"] = max([c.get("stoppedAt", 0) for c in found if c is not None], default=0)
     return linked
 
 

@@ -2,8 +2,10 @@
 merged over the definition's; the definition's container with the overrides applied."""
 from __future__ import annotations
 
+import math
 import re
 
+from cancelgate.errors import ApiError
 from cancelgate.families.batch import definitions, limits, queues, rules
 from cancelgate.families.batch.world import World
 
@@ -13,6 +15,7 @@ OVERRIDES = ("containerOverrides", "nodeOverrides", "ecsPropertiesOverride", "ek
              "consumableResourcePropertiesOverride")
 FROM_DEFINITION = ("retryStrategy", "timeout", "propagateTags", "platformCapabilities", "nodeProperties",
                    "ecsProperties", "eksProperties", "consumableResourceProperties")
+MAX_VCPUS = 10_000   # far above any instance AWS has; keeps the queues' sums exact
 REF = re.compile(r"Ref::([A-Za-z0-9_-]+)")
 
 
@@ -40,13 +43,18 @@ def container(properties: dict, overrides: dict, parameters: dict) -> dict:
 
 
 def vcpus_of(shown: dict) -> float:
-    """The vCPUs a container asks for (resourceRequirements VCPU, else the legacy `vcpus`)."""
+    """The vCPUs a container asks for (resourceRequirements VCPU, else the legacy `vcpus`);
+    a value that is no finite number is a ClientException, as AWS answers it."""
     for requirement in shown.get("resourceRequirements") or ():
         if requirement.get("type") == "VCPU":
             try:
-                return max(float(requirement["value"]), 0.0)
+                value = float(requirement["value"])
             except ValueError:
                 return 1.0
+            if not math.isfinite(value) or value > MAX_VCPUS:
+                raise ApiError("ClientException",
+                               f"resourceRequirements: VCPU value {requirement['value']} is not valid")
+            return max(value, 0.0)
     return float(shown.get("vcpus", 1))
 
 
