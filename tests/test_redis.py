@@ -210,3 +210,23 @@ def test_redis_restart_loses_no_acknowledged_change(tmp_path):
         server.stop()
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_indexes_are_built_for_state_an_older_server_kept(redis_url):
+    """State written without indexes (a server before them) gets them on the next start, once,
+    while its documents stay as they are; two workers starting at once build them once."""
+    from cancelgate.families import indexes as family_indexes
+    from cancelgate.families.batch import JOBS
+    from cancelgate.families.batch.indexes import QUEUE
+    name = prefix()
+    jobs = {f"00000000-0000-4000-8000-00000000000{n}": {
+        "jobId": f"00000000-0000-4000-8000-00000000000{n}", "status": "RUNNABLE", "jobQueue": "q",
+        "createdAt": 10 - n, "_since": 0} for n in range(3)}
+    RedisStore(redis_url, {JOBS: jobs}, name).close()       # no indexes, as an older server kept it
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        workers = list(pool.map(lambda _: RedisStore(redis_url, None, name, indexes=family_indexes()), range(2)))
+    head_first = workers[0].transact(lambda tx: tx.table(JOBS).ordered(QUEUE, "us-east-1/q"))
+    assert head_first == sorted(jobs, key=lambda j: jobs[j]["createdAt"])
+    assert workers[1].transact(lambda tx: dict(tx.table(JOBS).items())) == jobs
+    for worker in workers:
+        worker.close()
