@@ -105,6 +105,11 @@ def ping(url: str) -> None:
 class RedisStore:
     """Shared state in Redis. `url` is redis://host:port/db."""
 
+    # Every call is a network round trip (and a conflict's retry sleeps): the web layer runs
+    # them in its bounded thread pool, off the event loop (web/dispatch.py's Offload). The
+    # client is redis-py's thread-safe connection pool; a transaction is one pipeline of its own.
+    blocking = True
+
     def __init__(self, url: str, fixtures: Fixtures | None = None, prefix: str = "cancelgate"):
         # single commands are retried on a new connection (a dropped one is not an outage);
         # transactions never are: a lost EXEC reply is settled by its commit key instead

@@ -3,9 +3,6 @@ from __future__ import annotations
 
 import html
 
-from starlette.responses import HTMLResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
-
 
 def landing_html(apis: list[tuple[str, dict, str]]) -> str:
     """`apis`: (name, spec, base path) for each spec served."""
@@ -23,16 +20,3 @@ def landing_html(apis: list[tuple[str, dict, str]]) -> str:
             "<style>body{font-family:sans-serif;max-width:50em;margin:2em auto}li{margin:1em 0}</style>"
             "</head><body><h1>cancelgate</h1><p>A stateful, spec-driven emulator of job-cancellation APIs."
             f"</p><ul>{''.join(rows)}</ul></body></html>")
-
-
-class LandingPage:
-    """Answers `GET /` with the landing page; everything else passes through."""
-
-    def __init__(self, app: ASGIApp, apis: list[tuple[str, dict, str]]):
-        self.app = app
-        self.page = HTMLResponse(landing_html(apis))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] in ("GET", "HEAD"):
-            return await self.page(scope, receive, send)
-        await self.app(scope, receive, send)

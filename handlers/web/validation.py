@@ -54,7 +54,11 @@ def first_error(schema: dict, instance: t.Any) -> str | None:
     return _describe(_validator(schema).iter_errors(instance))
 
 
-_ABSENT = object()  # no body at all, as opposed to a JSON `null`
+ABSENT = object()  # no body at all, as opposed to a JSON `null`
+_ABSENT = ABSENT
+# scope extension: the body as parsed here, so the dispatch app (web/dispatch.py) hands the
+# operation this very object instead of parsing the JSON a second time
+BODY = "cancelgate.body"
 
 
 def _no_constants(name: str) -> t.NoReturn:
@@ -89,6 +93,7 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         except UnicodeDecodeError:
             raise BadRequestProblem(detail="request body is not valid UTF-8") from None
         if not text:
+            scope.setdefault("extensions", {})[BODY] = _ABSENT
             return _ABSENT
         try:
             parsed = json.loads(text, parse_constant=_no_constants)
@@ -101,6 +106,7 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             # no API here takes one, and nothing could store or answer it
             raise BadRequestProblem(detail="request body holds a lone surrogate escape (\\ud800-\\udfff), "
                                            "which is not a Unicode character")
+        scope.setdefault("extensions", {})[BODY] = parsed
         return parsed
 
     def _validate(self, body: t.Any) -> t.Optional[dict]:
