@@ -14,7 +14,6 @@ from connexion import ConnexionMiddleware
 from connexion.middleware import MiddlewarePosition
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.security import SecurityMiddleware
@@ -39,7 +38,7 @@ from cancelgate.web.docs import landing_html
 from cancelgate.web.error_handler import HANDLED, allowed_methods, base_path, error_handler
 from cancelgate.web.sigv4 import aws_regions, load_credentials, require_botocore
 from cancelgate.web.state_page import page_html, record_scheduler
-from cancelgate.web.validation import VALIDATORS
+from cancelgate.web.validation import VALIDATORS, PlannedRequestValidationMiddleware
 from cancelgate.web.wire import WireMap, wire_from_spec
 
 log = logging.getLogger("cancelgate")
@@ -68,10 +67,11 @@ def admin_token(settings: Settings) -> str | None:
 def connexion_layers(settings: Settings) -> list:
     """Connexion's middlewares this server needs, outermost first: errors, the docs pages,
     routing, security (Vault's session header), request validation, response validation only
-    when asked for (so it costs nothing when off), the lifespan. Not its ContextMiddleware:
+    when asked for (so it costs nothing when off), the lifespan. Request validation is
+    Connexion's, each operation's validators made once (web/validation.py). Not its ContextMiddleware:
     the dispatch app binds what an operation reads of its request (web/context.py)."""
     layers = [ServerErrorMiddleware, ExceptionMiddleware, SwaggerUIMiddleware, RoutingMiddleware,
-              SecurityMiddleware, RequestValidationMiddleware]
+              SecurityMiddleware, PlannedRequestValidationMiddleware]
     if settings.validate_responses:
         layers.append(ResponseValidationMiddleware)
     return [*layers, LifespanMiddleware]
