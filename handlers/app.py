@@ -33,7 +33,7 @@ from cancelgate.scheduler import Scheduler
 from cancelgate.settings import SCHEDULER_INTERVAL_S, Settings
 from cancelgate.store import open_store
 from cancelgate.web import pipeline
-from cancelgate.web.dispatch import Dispatch, DispatchRuntime, Offload
+from cancelgate.web.dispatch import Dispatch, DispatchRuntime, InjectFaults, Offload
 from cancelgate.web.docs import landing_html
 from cancelgate.web.error_handler import HANDLED, allowed_methods, base_path, error_handler
 from cancelgate.web.sigv4 import aws_regions, load_credentials, require_botocore
@@ -125,9 +125,9 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
             guarded.append(base_path(spec))
     # Redis round trips (and a conflict's retry sleep) run in a bounded thread pool, off the loop
     offload = Offload(threaded=getattr(store, "blocking", False))
-    app = ConnexionMiddleware(
-        Dispatch(DispatchRuntime(wires=wires, store=store, offload=offload, control_base=control_base)),
-        import_name=__name__, lifespan=lifespan, middlewares=connexion_layers(settings))
+    dispatch = DispatchRuntime(wires=wires, store=store, offload=offload, control_base=control_base)
+    app = ConnexionMiddleware(Dispatch(dispatch), import_name=__name__, lifespan=lifespan,
+                              middlewares=connexion_layers(settings))
     for name, spec in specs:
         # Docs page at <base>/ui/, the spec as JSON at <base>/openapi.json.
         # An explicit base path lets Connexion order the mounts most specific first; left to
@@ -164,6 +164,8 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
         regions = frozenset(settings.aws_regions) if settings.aws_regions else aws_regions()
         gates.append(pipeline.sigv4(wires, secrets, regions))
     app.add_middleware(pipeline.Gates, position=MiddlewarePosition.BEFORE_SWAGGER, steps=gates)
+    # After routing, before security and validation: faults, planned per operation
+    app.add_middleware(InjectFaults, position=MiddlewarePosition.BEFORE_SECURITY, runtime=dispatch)
     handler = error_handler(wires, allowed_methods(specs))
     for kind in HANDLED:
         app.add_error_handler(kind, handler)

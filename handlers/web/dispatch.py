@@ -36,7 +36,7 @@ from connexion.frameworks.starlette import Starlette as StarletteFramework
 from connexion.http_facts import FORM_CONTENT_TYPES
 from connexion.jsonifier import Jsonifier
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
-from connexion.middleware.abstract import RoutedAPI
+from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from connexion.operations import AbstractOperation
 from connexion.utils import deep_merge, inspect_function_arguments, is_json_mimetype, is_null, is_nullable
 from starlette.concurrency import run_in_threadpool
@@ -122,10 +122,6 @@ class OperationPlan:
         self.wire = wires.for_path(base_path) if wires is not None else None
         self.family = wires.family_for(base_path) if wires is not None else None
         self.stamp = self.wire.stamp if self.wire is not None else dict
-        self.faults = (runtime.control_base is not None and self.wire is not None
-                       and not (base_path == runtime.control_base
-                                or base_path.startswith(runtime.control_base + "/")))
-        self.fault_codes = self.wire.fault_codes() if self.faults else set()
 
     # --- arguments ------------------------------------------------------------------------
 
@@ -163,35 +159,6 @@ class OperationPlan:
                              body=body, files=await request.files(), arguments=self.arguments,
                              has_kwargs=self.has_kwargs, sanitize=sanitized, content_type=request.mimetype)
 
-    # --- faults ---------------------------------------------------------------------------
-
-    def _header_fault(self, header: bytes) -> ApiError:
-        code = header.decode("latin-1").strip()
-        if not faults.CODE.match(code) or code not in self.fault_codes:
-            return self.wire.from_status(400, f"x-cancelgate-fault names no error this API can answer; "
-                                              f"one of {sorted(self.fault_codes)}")
-        return ApiError(code, "fault injected by the x-cancelgate-fault header", self.wire.fault_status(code))
-
-    async def _rule_fault(self) -> None:
-        store = self.runtime.store
-        roll = random.random()
-
-        def fire():
-            if not store.count(FAULTS):
-                return None
-            return store.transact(lambda tx: faults.fire(tx.table(FAULTS), self.operation_id, self.family, roll))
-        rule = await self.runtime.offload.run(fire)
-        if rule is None:
-            return
-        latency = rule.get("latency")
-        if latency:
-            low, high = latency.get("minMs", 0), latency.get("maxMs", latency.get("minMs", 0))
-            await asyncio.sleep(random.uniform(low, max(low, high)) / 1000)
-        fault = rule.get("fault")
-        if fault:
-            raise ApiError(fault["code"], fault.get("message", f"fault injected by rule {rule['id']}"),
-                           self.wire.fault_status(fault["code"], fault.get("status")))
-
     # --- the answer -----------------------------------------------------------------------
 
     def _response(self, result: t.Any) -> Response:
@@ -220,11 +187,6 @@ class OperationPlan:
         return response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.faults:
-            header = headers_of(scope).get(FAULT_HEADER)
-            if header is not None:
-                raise self._header_fault(header)
-            await self._rule_fault()
         # A form-typed request goes Connexion's way even where the spec takes no form: Connexion
         # reads the form of every request (a multipart one without a boundary is a 400)
         fast = self.fast and not headers_of(scope).get(b"content-type", b"").lower().startswith(FORM_TYPES)
@@ -242,6 +204,83 @@ class OperationPlan:
         else:
             result = await self.fn(**kwargs)
         await self._stamped(self._response(result))(scope, receive, send)
+
+
+class FaultOperation:
+    """Faults for one operation of an emulated API (never the control plane), after routing and
+    before security and validation, as a client meets throttling before its request is read:
+    the `x-cancelgate-fault` header, then the fault rules (mock/faults.py). A fault answers
+    before the operation runs, so it never changes stored state. The operation's wire, family
+    and fault codes are resolved once."""
+
+    def __init__(self, next_app, operation: AbstractOperation, base_path: str, runtime: "DispatchRuntime"):
+        self.next_app = next_app
+        self.runtime = runtime
+        self.operation_id = operation.operation_id.rsplit(".", 1)[-1]
+        self.wire = runtime.wires.for_path(base_path)
+        self.family = runtime.wires.family_for(base_path)
+        self.fault_codes = self.wire.fault_codes()
+
+    def _header_fault(self, header: bytes) -> ApiError:
+        code = header.decode("latin-1").strip()
+        if not faults.CODE.match(code) or code not in self.fault_codes:
+            return self.wire.from_status(400, f"x-cancelgate-fault names no error this API can answer; "
+                                              f"one of {sorted(self.fault_codes)}")
+        return ApiError(code, "fault injected by the x-cancelgate-fault header", self.wire.fault_status(code))
+
+    async def _rule_fault(self) -> None:
+        store = self.runtime.store
+        roll = random.random()
+
+        def fire():
+            if not store.count(FAULTS):
+                return None
+            return store.transact(lambda tx: faults.fire(tx.table(FAULTS), self.operation_id, self.family, roll))
+        rule = await self.runtime.offload.run(fire)
+        if rule is None:
+            return
+        latency = rule.get("latency")
+        if latency:
+            low, high = latency.get("minMs", 0), latency.get("maxMs", latency.get("minMs", 0))
+            await asyncio.sleep(random.uniform(low, max(low, high)) / 1000)
+        fault = rule.get("fault")
+        if fault:
+            raise ApiError(fault["code"], fault.get("message", f"fault injected by rule {rule['id']}"),
+                           self.wire.fault_status(fault["code"], fault.get("status")))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        header = headers_of(scope).get(FAULT_HEADER)
+        if header is not None:
+            raise self._header_fault(header)
+        await self._rule_fault()
+        await self.next_app(scope, receive, send)
+
+
+class FaultApi(RoutedAPI[FaultOperation]):
+    def __init__(self, *args, runtime: "DispatchRuntime", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.runtime = runtime
+        control = runtime.control_base
+        self.applies = not (self.base_path == control or self.base_path.startswith(control + "/"))
+        self.add_paths()
+
+    def make_operation(self, operation: AbstractOperation):
+        if not self.applies:
+            return self.next_app   # the control plane's operations pass straight through
+        return FaultOperation(self.next_app, operation, self.base_path, self.runtime)
+
+
+class InjectFaults(RoutedMiddleware[FaultApi]):
+    """`add_middleware(InjectFaults, position=BEFORE_SECURITY, runtime=...)`."""
+
+    api_cls = FaultApi
+
+    def __init__(self, app, runtime: "DispatchRuntime"):
+        super().__init__(app)
+        self.runtime = runtime
+
+    def add_api(self, specification, **kwargs):
+        return super().add_api(specification, runtime=self.runtime, **kwargs)
 
 
 class DispatchRuntime:

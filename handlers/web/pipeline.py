@@ -13,9 +13,14 @@ the family that owns the path), in this order:
                     Content-Type
   6. admin gate     the control plane (and moto's reset) want the admin token, when there is one
   7. SigV4          AWS requests are verified, when credentials are configured
-After Connexion has routed and validated, the dispatch app (web/dispatch.py) applies, per
-operation from its plan: faults (rules and the x-cancelgate-fault header), then the operation,
-then the headers every answer of the family carries (x-amzn-RequestId...).
+Then Connexion's swagger UI, its routing, and, per operation from plans made at start
+(web/dispatch.py):
+  8. faults         the x-cancelgate-fault header, then the fault rules (mock/faults.py), before
+                    security and validation (position BEFORE_SECURITY)
+  9. Connexion's security and request validation (web/validation.py plans the latter)
+ 10. the operation  called with its validated arguments by the dispatch app, its answer
+                    serialised once and given the headers every answer of its family carries
+                    (x-amzn-RequestId...)
 
 A step takes the `Incoming` request and returns nothing (it may replace the scope or the
 receive channel, or raise); the steps not configured (no admin token, no credentials) are not
