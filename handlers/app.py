@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -18,7 +19,6 @@ from connexion.middleware.response_validation import ResponseValidationMiddlewar
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
-from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from starlette.responses import HTMLResponse
 
@@ -34,7 +34,7 @@ from cancelgate.settings import SCHEDULER_INTERVAL_S, Settings
 from cancelgate.store import open_store
 from cancelgate.web import pipeline
 from cancelgate.web.dispatch import Dispatch, DispatchRuntime, InjectFaults, Offload
-from cancelgate.web.docs import landing_html
+from cancelgate.web.docs import DocsPages, landing_html
 from cancelgate.web.error_handler import HANDLED, allowed_methods, base_path, error_handler
 from cancelgate.web.sigv4 import aws_regions, load_credentials, require_botocore
 from cancelgate.web.state_page import page_html, record_scheduler
@@ -64,14 +64,16 @@ def admin_token(settings: Settings) -> str | None:
     return settings.admin_token
 
 
-def connexion_layers(settings: Settings) -> list:
-    """Connexion's middlewares this server needs, outermost first: errors, the docs pages,
-    routing, security (Vault's session header), request validation, response validation only
-    when asked for (so it costs nothing when off), the lifespan. Request validation is
-    Connexion's, each operation's validators made once (web/validation.py). Not its ContextMiddleware:
-    the dispatch app binds what an operation reads of its request (web/context.py)."""
-    layers = [ServerErrorMiddleware, ExceptionMiddleware, SwaggerUIMiddleware, RoutingMiddleware,
-              SecurityMiddleware, PlannedRequestValidationMiddleware]
+def connexion_layers(settings: Settings, gates: list) -> list:
+    """The middlewares, outermost first: Connexion's server-error and exception layers, our
+    gates (web/pipeline.py), the docs pages, routing, security (Vault's session header),
+    request validation, response validation only when asked for (so it costs nothing when off),
+    the lifespan. Request validation is Connexion's, each operation's validators made once
+    (web/validation.py); the docs pages are Connexion's, asked only about docs paths
+    (web/docs.py). Not Connexion's ContextMiddleware: the dispatch app binds what an operation
+    reads of its request (web/context.py)."""
+    layers = [ServerErrorMiddleware, ExceptionMiddleware, functools.partial(pipeline.Gates, steps=gates),
+              DocsPages, RoutingMiddleware, SecurityMiddleware, PlannedRequestValidationMiddleware]
     if settings.validate_responses:
         layers.append(ResponseValidationMiddleware)
     return [*layers, LifespanMiddleware]
@@ -123,11 +125,23 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
             control_base = base_path(spec)
         if name in ("control", "moto"):
             guarded.append(base_path(spec))
+    # Inside the exception layer, so what they raise is answered in the family's wire: where a
+    # request comes from, size and time limits, who may call, then the docs, routing, validation.
+    gates = [pipeline.cross_site(tuple(settings.allowed_hosts)),
+             pipeline.request_shape(settings.max_body, settings.body_timeout)]
+    token = admin_token(settings)
+    if token:
+        gates.append(pipeline.admin_gate(guarded, token))
+    if settings.aws_credentials:
+        require_botocore()
+        secrets = load_credentials(settings.aws_credentials)
+        regions = frozenset(settings.aws_regions) if settings.aws_regions else aws_regions()
+        gates.append(pipeline.sigv4(wires, secrets, regions))
     # Redis round trips (and a conflict's retry sleep) run in a bounded thread pool, off the loop
     offload = Offload(threaded=getattr(store, "blocking", False))
     dispatch = DispatchRuntime(wires=wires, store=store, offload=offload, control_base=control_base)
     app = ConnexionMiddleware(Dispatch(dispatch), import_name=__name__, lifespan=lifespan,
-                              middlewares=connexion_layers(settings))
+                              middlewares=connexion_layers(settings, gates))
     for name, spec in specs:
         # Docs page at <base>/ui/, the spec as JSON at <base>/openapi.json.
         # An explicit base path lets Connexion order the mounts most specific first; left to
@@ -151,19 +165,6 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
                             control_base.rstrip("/"): state_page, control_base.rstrip("/") + "/": state_page})
     app.add_middleware(pipeline.Outer, position=MiddlewarePosition.BEFORE_EXCEPTION, before=before,
                        observer=observer, pages=pages)
-    # Inside it, so what they raise is answered in the family's wire: where a request comes
-    # from, size and time limits, who may call, then routing and validation.
-    gates = [pipeline.cross_site(tuple(settings.allowed_hosts)),
-             pipeline.request_shape(settings.max_body, settings.body_timeout)]
-    token = admin_token(settings)
-    if token:
-        gates.append(pipeline.admin_gate(guarded, token))
-    if settings.aws_credentials:
-        require_botocore()
-        secrets = load_credentials(settings.aws_credentials)
-        regions = frozenset(settings.aws_regions) if settings.aws_regions else aws_regions()
-        gates.append(pipeline.sigv4(wires, secrets, regions))
-    app.add_middleware(pipeline.Gates, position=MiddlewarePosition.BEFORE_SWAGGER, steps=gates)
     # After routing, before security and validation: faults, planned per operation
     app.add_middleware(InjectFaults, position=MiddlewarePosition.BEFORE_SECURITY, runtime=dispatch)
     handler = error_handler(wires, allowed_methods(specs))

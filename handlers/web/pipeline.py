@@ -6,7 +6,7 @@ Outside Connexion's exception layer (`Outer`, position BEFORE_EXCEPTION), in thi
   2. observe        the request journal and the state page's timeline, written once the
                     answer has gone (mock/journal.py, mock/transitions.py)
   3. pages          `GET /` (the landing page) and `GET /_cancelgate/` (the state page)
-Inside it (`Gates`, position BEFORE_SWAGGER, so what a step raises is answered in the wire of
+Inside it (`Gates`, just inside Connexion's ExceptionMiddleware, so what a step raises is answered in the wire of
 the family that owns the path), in this order:
   4. cross-site     a browser's state-changing request from another site is refused
   5. shape          body size and time limits, chunked bodies read whole, the JSON default
