@@ -233,6 +233,15 @@ class RedisStore:
         kinds = sorted(t.decode() for t in self.client.smembers(f"{self.prefix}:tables"))
         return {kind: n for kind in kinds if (n := self.count(kind))}
 
+    @_unavailable_when_unreachable
+    def peek(self, pairs: list[tuple[str, str]]) -> list[Doc | None]:
+        """The documents `(kind, key)` as they are now, in one round trip and outside any
+        transaction: for what only reports them (the state page's timeline), never to decide."""
+        if not pairs:
+            return []
+        raws = self.client.mget([f"{self.prefix}:doc:{kind}:{key}" for kind, key in pairs])
+        return [None if raw is None else json.loads(raw) for raw in raws]
+
     @property
     @_unavailable_when_unreachable
     def version(self) -> int:
