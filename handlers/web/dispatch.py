@@ -38,7 +38,7 @@ from connexion.jsonifier import Jsonifier
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from connexion.middleware.abstract import RoutedAPI, RoutedMiddleware
 from connexion.operations import AbstractOperation
-from connexion.utils import deep_merge, inspect_function_arguments, is_json_mimetype, is_null, is_nullable
+from connexion.utils import deep_merge, inspect_function_arguments, is_json_mimetype, is_nullable
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.routing import Router
@@ -48,7 +48,7 @@ from cancelgate.errors import ApiError
 from cancelgate.mock import faults
 from cancelgate.mock.faults import FAULTS
 from cancelgate.web.context import bind_request
-from cancelgate.web.pipeline import HEADERS, headers_of
+from cancelgate.web.pipeline import headers_of
 from cancelgate.web.validation import BODY, ABSENT
 
 FAULT_HEADER = b"x-cancelgate-fault"

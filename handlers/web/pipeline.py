@@ -387,9 +387,9 @@ class Observer:
                 docs = (peek(written) if peek is not None
                         else self.store.transact(lambda tx: [tx.table(kind).get(key) for kind, key in written]))
             except StoreUnavailable:
-                docs = []
+                docs = [None] * len(written)   # the answer has gone: the timeline only misses these
             now = self.clock.now_ms()
-            for (kind, key), doc in zip(written, docs):
+            for (kind, key), doc in zip(written, docs, strict=True):
                 if doc is not None and isinstance(doc.get("status"), str):
                     self.transitions.request(now, table_owner(kind).name, kind, key, doc["status"], operation)
         self.journal.add(entry)
