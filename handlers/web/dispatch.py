@@ -117,7 +117,6 @@ class OperationPlan:
         produces = sorted(set(operation.produces))
         self.media_type = produces[0] if len(produces) == 1 else (
             "application/json" if "application/json" in produces or not produces else None)
-        self.json_answer = self.media_type is not None and is_json_mimetype(self.media_type)
         wires = runtime.wires
         self.wire = wires.for_path(base_path) if wires is not None else None
         self.family = wires.family_for(base_path) if wires is not None else None
@@ -171,8 +170,8 @@ class OperationPlan:
         media_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None) or self.media_type
         if data is None or data is NoContent:
             body = None
-        elif (media_type is None or is_json_mimetype(media_type.split(";")[0])) and not isinstance(data, (str, bytes)):
-            body = self.runtime.jsonifier.dumps(data)
+        elif media_type is None or is_json_mimetype(media_type.split(";")[0]):
+            body = self.runtime.jsonifier.dumps(data)   # as Connexion does: a str becomes a JSON string
         else:
             body = data
         return Response(body, status_code=status or (204 if body is None else 200), headers=headers,
