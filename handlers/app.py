@@ -3,16 +3,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import json
 import logging
 import os
 from pathlib import Path
 
-import connexion
 import yaml
+from connexion import ConnexionMiddleware
 from connexion.middleware import MiddlewarePosition
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.security import SecurityMiddleware
+from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.options import SwaggerUIOptions
+from starlette.responses import HTMLResponse
 
 from cancelgate import fixtures as fixture_files
 from cancelgate import lifecycle_config
@@ -25,14 +33,13 @@ from cancelgate.runtime import Runtime, install
 from cancelgate.scheduler import Scheduler
 from cancelgate.settings import SCHEDULER_INTERVAL_S, Settings
 from cancelgate.store import open_store
-from cancelgate.web.docs import LandingPage
+from cancelgate.web import pipeline
+from cancelgate.web.dispatch import Dispatch, DispatchRuntime, InjectFaults, Offload
+from cancelgate.web.docs import DocsPages, landing_html
 from cancelgate.web.error_handler import HANDLED, allowed_methods, base_path, error_handler
-from cancelgate.web.middleware import AdminGate, CrossSiteGate, RequestShape, StampHeaders
-from cancelgate.web.observe import InjectFaults, RecordRequests
-from cancelgate.web.planes import SplitPlanes
-from cancelgate.web.sigv4 import SigV4Gate, load_credentials
-from cancelgate.web.state_page import RecordTransitions, StatePage, record_scheduler
-from cancelgate.web.validation import VALIDATORS
+from cancelgate.web.sigv4 import aws_regions, load_credentials, require_botocore
+from cancelgate.web.state_page import page_html, record_scheduler
+from cancelgate.web.validation import VALIDATORS, PlannedRequestValidationMiddleware
 from cancelgate.web.wire import WireMap, wire_from_spec
 
 log = logging.getLogger("cancelgate")
@@ -58,7 +65,22 @@ def admin_token(settings: Settings) -> str | None:
     return settings.admin_token
 
 
-def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
+def connexion_layers(settings: Settings, gates: list) -> list:
+    """The middlewares, outermost first: Connexion's server-error and exception layers, our
+    gates (web/pipeline.py), the docs pages, routing, security (Vault's session header),
+    request validation, response validation only when asked for (so it costs nothing when off),
+    the lifespan. Request validation is Connexion's, each operation's validators made once
+    (web/validation.py); the docs pages are Connexion's, asked only about docs paths
+    (web/docs.py). Not Connexion's ContextMiddleware: the dispatch app binds what an operation
+    reads of its request (web/context.py)."""
+    layers = [ServerErrorMiddleware, ExceptionMiddleware, functools.partial(pipeline.Gates, steps=gates),
+              DocsPages, RoutingMiddleware, SecurityMiddleware, PlannedRequestValidationMiddleware]
+    if settings.validate_responses:
+        layers.append(ResponseValidationMiddleware)
+    return [*layers, LifespanMiddleware]
+
+
+def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
     settings = settings or Settings()
     config = lifecycle_settings(settings) if settings.use_lifecycle else None
     start_state = (fixture_files.load(settings.fixtures or data_dir())
@@ -93,9 +115,9 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
         finally:
             if ticking is not None:
                 ticking.cancel()
+            offload.close()
             store.close()
 
-    app = connexion.AsyncApp(__name__, lifespan=lifespan)
     control_base = "/_cancelgate"
     guarded = []  # base paths --admin-token guards: the control plane and moto's reset
     for name, spec in specs:
@@ -104,6 +126,24 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
             control_base = base_path(spec)
         if name in ("control", "moto"):
             guarded.append(base_path(spec))
+    # Inside the exception layer, so what they raise is answered in the family's wire: where a
+    # request comes from, size and time limits, who may call, then the docs, routing, validation.
+    gates = [pipeline.cross_site(tuple(settings.allowed_hosts)),
+             pipeline.request_shape(settings.max_body, settings.body_timeout)]
+    token = admin_token(settings)
+    if token:
+        gates.append(pipeline.admin_gate(guarded, token))
+    if settings.aws_credentials:
+        require_botocore()
+        secrets = load_credentials(settings.aws_credentials)
+        regions = frozenset(settings.aws_regions) if settings.aws_regions else aws_regions()
+        gates.append(pipeline.sigv4(wires, secrets, regions))
+    # Redis round trips (and a conflict's retry sleep) run in a bounded thread pool, off the loop
+    offload = Offload(threaded=getattr(store, "blocking", False))
+    dispatch = DispatchRuntime(wires=wires, store=store, offload=offload, control_base=control_base)
+    app = ConnexionMiddleware(Dispatch(dispatch), import_name=__name__, lifespan=lifespan,
+                              middlewares=connexion_layers(settings, gates))
+    for name, spec in specs:
         # Docs page at <base>/ui/, the spec as JSON at <base>/openapi.json.
         # An explicit base path lets Connexion order the mounts most specific first; left to
         # the spec, every API sorts as "/" and the root-mounted IoT API can shadow the others.
@@ -111,32 +151,23 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
                     validator_map=VALIDATORS,
                     validate_responses=settings.validate_responses,
                     swagger_ui_options=SwaggerUIOptions(swagger_ui=True))
-    # First of all: a request signed for the IoT jobs data plane goes to its spec (web/planes.py).
+    # Our layers, in the order web/pipeline.py documents. Outside the exception layer:
+    # which plane a request is for, its journal entry and timeline, the two HTML pages.
+    before = []
     data_plane = dict(specs).get("iot-jobs-data")
     if data_plane is not None:
-        app.add_middleware(SplitPlanes, MiddlewarePosition.BEFORE_EXCEPTION, service="iot-jobs-data",
-                           host_prefix="data.jobs.iot", base_path=base_path(data_plane), keep=control_base)
-    app.add_middleware(RecordRequests, MiddlewarePosition.BEFORE_EXCEPTION, wires=wires,
-                       journal=journal, clock=clock, unrecorded=(f"{control_base}/state",))
-    app.add_middleware(RecordTransitions, MiddlewarePosition.BEFORE_EXCEPTION, store=store, clock=clock,
-                       transitions=transitions)
-    app.add_middleware(StatePage, MiddlewarePosition.BEFORE_EXCEPTION, base_path=control_base)
-    app.add_middleware(LandingPage, MiddlewarePosition.BEFORE_EXCEPTION,
-                       apis=[(name, spec, base_path(spec)) for name, spec in specs])
-    app.add_middleware(StampHeaders, MiddlewarePosition.BEFORE_CONTEXT, wires=wires)
-    # Added in the order requests meet them, all inside the exception layer: where it comes
-    # from, size and time limits, then who may call, then routing and validation.
-    app.add_middleware(CrossSiteGate, MiddlewarePosition.BEFORE_SWAGGER, allowed_hosts=tuple(settings.allowed_hosts))
-    app.add_middleware(RequestShape, MiddlewarePosition.BEFORE_SWAGGER, max_body=settings.max_body,
-                       body_timeout=settings.body_timeout)
-    token = admin_token(settings)
-    for guarded_base in guarded:
-        app.add_middleware(AdminGate, MiddlewarePosition.BEFORE_SWAGGER, base_path=guarded_base, token=token)
-    if settings.aws_credentials:
-        app.add_middleware(SigV4Gate, MiddlewarePosition.BEFORE_SWAGGER, wires=wires,
-                           secrets=load_credentials(settings.aws_credentials), regions=settings.aws_regions)
-    app.add_middleware(InjectFaults, MiddlewarePosition.BEFORE_SECURITY, wires=wires, store=store,
-                       control_base=control_base)
+        before.append(pipeline.split_planes(service="iot-jobs-data", host_prefix="data.jobs.iot",
+                                            base_path=base_path(data_plane), keep=control_base))
+    observer = pipeline.Observer(wires, journal, clock, store, transitions, offload,
+                                 unrecorded=(f"{control_base}/state",))
+    state_page = HTMLResponse(page_html().replace("__CONTROL_BASE__", control_base.rstrip("/")),
+                              headers={"Cache-Control": "no-store"})
+    pages = pipeline.Pages({"/": HTMLResponse(landing_html([(name, spec, base_path(spec)) for name, spec in specs])),
+                            control_base.rstrip("/"): state_page, control_base.rstrip("/") + "/": state_page})
+    app.add_middleware(pipeline.Outer, position=MiddlewarePosition.BEFORE_EXCEPTION, before=before,
+                       observer=observer, pages=pages)
+    # After routing, before security and validation: faults, planned per operation
+    app.add_middleware(InjectFaults, position=MiddlewarePosition.BEFORE_SECURITY, runtime=dispatch)
     handler = error_handler(wires, allowed_methods(specs))
     for kind in HANDLED:
         app.add_error_handler(kind, handler)
@@ -146,7 +177,7 @@ def create_app(settings: Settings | None = None) -> connexion.AsyncApp:
 SETTINGS_VARIABLE = "CANCELGATE_SETTINGS"
 
 
-def app_from_environment() -> connexion.AsyncApp:
+def app_from_environment() -> ConnexionMiddleware:
     """The app for each of several uvicorn workers, built from the settings `serve` put in the
     environment (uvicorn starts workers from an import string). Those hold no secret: workers
     read the credentials file and the admin token's file themselves."""

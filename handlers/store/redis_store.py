@@ -164,6 +164,11 @@ def ping(url: str) -> None:
 class RedisStore:
     """Shared state in Redis. `url` is redis://host:port/db."""
 
+    # Every call is a network round trip (and a conflict's retry sleeps): the web layer runs
+    # them in its bounded thread pool, off the event loop (web/dispatch.py's Offload). The
+    # client is redis-py's thread-safe connection pool; a transaction is one pipeline of its own.
+    blocking = True
+
     def __init__(self, url: str, fixtures: Fixtures | None = None, prefix: str = "cancelgate",
                  indexes: dict | None = None):
         # single commands are retried on a new connection (a dropped one is not an outage);
@@ -355,6 +360,15 @@ class RedisStore:
     def counts(self) -> dict[str, int]:
         kinds = sorted(t.decode() for t in self.client.smembers(f"{self.prefix}:tables"))
         return {kind: n for kind in kinds if (n := self.count(kind))}
+
+    @_unavailable_when_unreachable
+    def peek(self, pairs: list[tuple[str, str]]) -> list[Doc | None]:
+        """The documents `(kind, key)` as they are now, in one round trip and outside any
+        transaction: for what only reports them (the state page's timeline), never to decide."""
+        if not pairs:
+            return []
+        raws = self.client.mget([f"{self.prefix}:doc:{kind}:{key}" for kind, key in pairs])
+        return [None if raw is None else json.loads(raw) for raw in raws]
 
     @property
     @_unavailable_when_unreachable

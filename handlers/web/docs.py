@@ -1,10 +1,10 @@
-"""The landing page at `/`: each API with a link to its docs page and its raw spec."""
+"""The landing page at `/`: each API with a link to its docs page and its raw spec; the docs pages."""
 from __future__ import annotations
 
 import html
 
-from starlette.responses import HTMLResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from starlette.types import Receive, Scope, Send
 
 
 def landing_html(apis: list[tuple[str, dict, str]]) -> str:
@@ -25,14 +25,14 @@ def landing_html(apis: list[tuple[str, dict, str]]) -> str:
             f"</p><ul>{''.join(rows)}</ul></body></html>")
 
 
-class LandingPage:
-    """Answers `GET /` with the landing page; everything else passes through."""
-
-    def __init__(self, app: ASGIApp, apis: list[tuple[str, dict, str]]):
-        self.app = app
-        self.page = HTMLResponse(landing_html(apis))
+class DocsPages(SwaggerUIMiddleware):
+    """Connexion's Swagger UI middleware (`<base>/ui/`, `<base>/openapi.json` and `.yaml`),
+    asked only about paths that can be one of its pages. Connexion 3.3.0's middleware matches
+    every request against every API's docs routes (a Starlette router of mounts) before passing
+    it on; an operation's path never needs that."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] in ("GET", "HEAD"):
-            return await self.page(scope, receive, send)
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if "/ui" in path or path.endswith(("/openapi.json", "/openapi.yaml")):
+            return await super().__call__(scope, receive, send)
         await self.app(scope, receive, send)

@@ -7,7 +7,7 @@ descriptor forever. Here, per connection:
 - the header block may hold `max_header_bytes` bytes and `max_headers` fields (431 beyond);
 - it must arrive within `header_timeout` seconds of the connection or the previous answer (408);
 - at most `max_connections` connections are open at once; one more is closed at once.
-The request body's limits (size, total time, chunked bodies) are RequestShape's, in middleware.py.
+The request body's limits (size, total time, chunked bodies) are the shape step's, in pipeline.py.
 
 A request that is not HTTP at all (method `FOO`, a Content-Length shorter than the body, whose
 rest is then garbage) is answered in the wire of the path read so far, the IoT API's (which owns

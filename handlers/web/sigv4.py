@@ -14,12 +14,7 @@ import hmac
 import re
 from pathlib import Path
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
 from cancelgate.errors import ApiError, ConfigError
-from cancelgate.web.planes import SIGNED_PATH
-from cancelgate.web.body import read_whole, replaying
-from cancelgate.web.wire import AwsWire, WireMap
 
 SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"   # botocore.auth.SIGV4_TIMESTAMP
 
@@ -112,31 +107,3 @@ def verify(method: str, raw_path: str, query: str, headers: dict[str, str], body
     expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
     if not hmac.compare_digest(expected, signature):
         raise _invalid("The request signature we calculated does not match the signature you provided.")
-
-
-class SigV4Gate:
-    """ASGI middleware: verifies AWS-family requests when credentials are configured."""
-
-    def __init__(self, app: ASGIApp, wires: WireMap, secrets: dict[str, str] | None,
-                 regions: list[str] | None = None):
-        if secrets:
-            require_botocore()
-        self.app = app
-        self.wires = wires
-        self.secrets = secrets or {}
-        self.regions = frozenset(regions) if regions else (aws_regions() if secrets else frozenset())
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        wire = self.wires.for_path(scope.get("path", ""))
-        if scope["type"] != "http" or not self.secrets or not isinstance(wire, AwsWire):
-            return await self.app(scope, receive, send)
-        body = await read_whole(receive)
-        if body is None:
-            return  # the client went away
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1").strip() for k, v in scope["headers"]}
-        signed_path = scope.get("extensions", {}).get(SIGNED_PATH) or scope.get("raw_path", scope["path"].encode())
-        verify(scope["method"], signed_path.decode("latin-1"),
-               scope.get("query_string", b"").decode("latin-1"), headers, body, self.secrets,
-               datetime.datetime.now(datetime.timezone.utc), service_name=wire.signing_name,
-               regions=self.regions)
-        await self.app(scope, replaying(body, receive), send)

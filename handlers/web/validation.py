@@ -14,7 +14,9 @@ import typing as t
 from urllib.parse import parse_qsl
 
 import jsonschema_rs
-from connexion.exceptions import BadRequestProblem
+from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
+from connexion.middleware.request_validation import (RequestValidationAPI, RequestValidationMiddleware,
+                                                     RequestValidationOperation)
 from connexion.utils import is_nullable, is_null
 from connexion.datastructures import MediaTypeDict
 from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
@@ -54,7 +56,11 @@ def first_error(schema: dict, instance: t.Any) -> str | None:
     return _describe(_validator(schema).iter_errors(instance))
 
 
-_ABSENT = object()  # no body at all, as opposed to a JSON `null`
+ABSENT = object()  # no body at all, as opposed to a JSON `null`
+_ABSENT = ABSENT
+# scope extension: the body as parsed here, so the dispatch app (web/dispatch.py) hands the
+# operation this very object instead of parsing the JSON a second time
+BODY = "cancelgate.body"
 
 
 def _no_constants(name: str) -> t.NoReturn:
@@ -82,13 +88,35 @@ def _holds_lone_surrogate(value: t.Any) -> bool:
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
     """UTF-8 only (RFC 8259), no NaN or Infinity, a nesting bomb is a 400, ECMA patterns."""
 
+    async def wrap_receive(self, receive, *, scope):
+        """Connexion's `wrap_receive` (Connexion 3.3.0) reads the body through an async generator
+        into `_parse`; here the messages are read in a plain loop, then parsed, validated and
+        replayed for whatever reads the body after (the same steps, in the same order). A body
+        without a Content-Length keeps Connexion's handling (its schema default)."""
+        length = next((value for key, value in scope["headers"] if key == b"content-length"), b"")
+        if not length.isdigit() or not int(length):
+            return await super().wrap_receive(receive, scope=scope)
+        messages = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if not message.get("more_body", False):
+                break
+        body = self._parse_bytes(b"".join(message.get("body", b"") for message in messages), scope)
+        if not (body is None and self._nullable):
+            self._validate(body)
+        return self._insert_messages(receive, messages=messages), scope
+
     async def _parse(self, stream, scope) -> t.Any:
-        raw = b"".join([message async for message in stream])
+        return self._parse_bytes(b"".join([message async for message in stream]), scope)
+
+    def _parse_bytes(self, raw: bytes, scope) -> t.Any:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise BadRequestProblem(detail="request body is not valid UTF-8") from None
         if not text:
+            scope.setdefault("extensions", {})[BODY] = _ABSENT
             return _ABSENT
         try:
             parsed = json.loads(text, parse_constant=_no_constants)
@@ -101,6 +129,7 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             # no API here takes one, and nothing could store or answer it
             raise BadRequestProblem(detail="request body holds a lone surrogate escape (\\ud800-\\udfff), "
                                            "which is not a Unicode character")
+        scope.setdefault("extensions", {})[BODY] = parsed
         return parsed
 
     def _validate(self, body: t.Any) -> t.Optional[dict]:
@@ -156,3 +185,78 @@ def spec_schema_error(spec: dict, ref: str, instance: t.Any) -> str | None:
 # Connexion's validator map with ours in: JSON bodies and parameters compiled once, ECMA patterns.
 VALIDATORS = {"parameter": CompiledParameterValidator,
               "body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": StrictJSONBodyValidator})}
+
+
+class PlannedRequestValidation(RequestValidationOperation):
+    """Connexion's request validation of one operation, with what depends only on the operation
+    made once: the parameter validator (skipped for an operation without parameters when the
+    query string is empty: strict validation has nothing to refuse then), and per Content-Type
+    value the media type, its check against the spec and the body validator (Connexion 3.3.0
+    makes all of these per request in `RequestValidationOperation.__call__`, whose checks and
+    errors this keeps, in its order)."""
+
+    CACHED_TYPES = 32   # Content-Type values are the client's: only so many are remembered
+
+    def __init__(self, next_app, *, operation, strict_validation=False, validator_map=None):
+        super().__init__(next_app, operation=operation, strict_validation=strict_validation,
+                         validator_map=validator_map)
+        uri_parser = operation.uri_parser_class(operation.parameters, operation.body_definition())
+        self._uri_parser = uri_parser
+        self._has_parameters = bool(operation.parameters)
+        self._parameter_validator = self._validator_map["parameter"](
+            operation.parameters, uri_parser=uri_parser, strict_validation=strict_validation,
+            security_query_params=self.security_query_params)
+        self._by_type: dict[bytes | None, tuple] = {}
+
+    def _plan_for(self, raw: bytes | None) -> tuple:
+        """(415 detail or None, body validator or None) for a Content-Type value."""
+        plan = self._by_type.get(raw)
+        if plan is not None:
+            return plan
+        mime_type, encoding = self.extract_content_type([(b"content-type", raw)] if raw is not None else [])
+        try:
+            self.validate_mime_type(mime_type)
+        except UnsupportedMediaTypeProblem as problem:
+            plan = (problem.detail, None)   # raised anew each time: a raised object keeps its traceback
+        else:
+            validator = None
+            schema = self._operation.body_schema(mime_type)
+            if schema:
+                try:
+                    body_validator = self._validator_map["body"][mime_type]
+                except KeyError:
+                    pass   # Connexion skips validation of a media type it has no validator for
+                else:
+                    validator = body_validator(
+                        schema=schema, required=self._operation.request_body.get("required", False),
+                        nullable=is_nullable(self._operation.body_definition(mime_type)),
+                        encoding=encoding, strict_validation=self.strict_validation,
+                        uri_parser=self._uri_parser)
+            plan = (None, validator)
+        if len(self._by_type) < self.CACHED_TYPES:
+            self._by_type[raw] = plan
+        return plan
+
+    async def __call__(self, scope, receive, send):
+        if self._has_parameters or scope.get("query_string"):
+            self._parameter_validator.validate(scope)
+        raw = next((value for key, value in scope["headers"] if key == b"content-type"), None)
+        error, validator = self._plan_for(raw)
+        if error is not None:
+            raise UnsupportedMediaTypeProblem(detail=error)
+        if validator is not None:
+            receive, scope = await validator.wrap_receive(receive, scope=scope)
+        await self.next_app(scope, receive, send)
+
+
+class PlannedValidationAPI(RequestValidationAPI):
+    def make_operation(self, operation) -> PlannedRequestValidation:
+        return PlannedRequestValidation(self.next_app, operation=operation,
+                                        strict_validation=self.strict_validation,
+                                        validator_map=self.validator_map)
+
+
+class PlannedRequestValidationMiddleware(RequestValidationMiddleware):
+    """Connexion's RequestValidationMiddleware, its operations planned at start."""
+
+    api_cls = PlannedValidationAPI
