@@ -7,6 +7,9 @@ cancelgate row shows its ratio to all three.
     python bench/run.py --smoke      # 1 s per case, a tiny store: proves the bench works
     python bench/run.py --cancel-only --sizes 1000 --seconds 5   # the CancelJob rows only
 
+The job engine's scenarios (bench/engine.py: the lifecycle on, under load) run last and add
+their own section to the same RESULTS.md; `--no-engine` leaves them out.
+
 Writes bench/RESULTS.md (and bench/results.json, bench/results.png) unless --out says otherwise;
 a --smoke run writes under bench/.smoke/ instead.
 wrk comes from Debian's packages (installed if missing and we are root); moto_server and
@@ -312,7 +315,8 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x" if a and b else "n/a"
 
 
-def report(cases: list[Case], seconds: float, out: Path, peers: Path | None) -> None:
+def report(cases: list[Case], seconds: float, out: Path, peers: Path | None,
+           engine: list[str] | None = None) -> None:
     def find(server, scenario, jobs=None):
         for case in cases:
             if case.server == server and case.scenario == scenario and (jobs is None or case.jobs == jobs):
@@ -377,6 +381,8 @@ def report(cases: list[Case], seconds: float, out: Path, peers: Path | None) -> 
     if one and four:
         lines.append(f"| Redis, 4 workers / 1 worker (no target; 2 cores shared with wrk and Redis) | "
                      f"{ratio(four.rps, one.rps)} | - |")
+    if engine:
+        lines += ["", *engine]
     lines += ["", "Where the time goes, what was cut and what is left: [PROFILE.md](PROFILE.md)."]
     out.write_text("\n".join(lines) + "\n")
     results = out.with_name("results.json")
@@ -396,6 +402,8 @@ def main() -> None:
     parser.add_argument("--cancel-only", action="store_true",
                         help="only the CancelJob rows (bare, floor, memory, --db, lifecycle, Redis, moto)")
     parser.add_argument("--no-redis", action="store_true", help="leave out the Redis rows")
+    parser.add_argument("--no-engine", action="store_true",
+                        help="leave out the job engine's scenarios (bench/engine.py: the lifecycle on under load)")
     parser.add_argument("--out", type=Path,
                         help="where the table goes (default bench/RESULTS.md; with --smoke, bench/.smoke/, "
                              "which git ignores: a smoke run never overwrites the committed results)")
@@ -421,8 +429,13 @@ def main() -> None:
             moto = run_moto(wrk, peers, min(sizes[0], 1000), seconds, tmp)
             if moto:
                 cases.append(moto)
-    report(cases, seconds, args.out, peers)
-    if any(c.errors for c in cases):
+        rows = None
+        if not (args.no_engine or args.cancel_only):
+            sys.path.insert(0, str(ROOT))   # run as a script, the package's parent is not on the path
+            from bench import engine
+            rows = engine.run_all(wrk, sizes, seconds, tmp, 500 if args.smoke else engine.PARENT_SIZE)
+    report(cases, seconds, args.out, peers, engine.section(rows) if rows else None)
+    if any(c.errors for c in cases) or (rows and not all(r.ok for r in rows)):
         sys.exit("some cases had errors; see the table")
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import uuid
 from typing import Callable
 
@@ -49,6 +50,7 @@ class Scheduler:
         self.failing: dict[str, str] = {}         # family -> the error no one document explains
         self.listeners: list[Callable[[list[dict]], None]] = []
         self._lock: asyncio.Lock | None = None
+        self._thread_lock = threading.Lock()
 
     def _lifecycles(self, only=None):
         for name, family in REGISTRY.items():
@@ -134,6 +136,10 @@ class Scheduler:
     async def advance_async(self, seconds: float) -> list[dict]:
         """Manual clock: move time forward event by event, applying each transition when due,
         and let other requests in between batches."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:   # driven in a worker thread already (web/dispatch.py, a blocking store)
+            return self.advance(seconds)
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
@@ -158,8 +164,9 @@ class Scheduler:
 
     def advance(self, seconds: float) -> list[dict]:
         changes: list[dict] = []
-        for batch in self._advance(seconds):
-            changes += batch
+        with self._thread_lock:
+            for batch in self._advance(seconds):
+                changes += batch
         return changes
 
     def _advance(self, seconds: float):

@@ -31,3 +31,5 @@ def test_http_bench_smoke_runs(tmp_path):
     table = out.read_text()
     for server in ("bare", "cancelgate-memory", "cancelgate-db"):
         assert f"| {server} |" in table
+    for scenario in ("alive", "alive, probe only", "array", "advance", "journal"):   # the engine's section
+        assert f"| {scenario} |" in table

@@ -84,6 +84,28 @@ class RedisTx:
         return RedisTable(self, kind, self.writes.setdefault(kind, {}), delta)
 
 
+# Deletes a namespace's documents, id sets and index groups (ARGV: the prefix, then each
+# indexed `<table>:<index>`), bumping each table's generation: the first step of a reset.
+_WIPE = """
+local p = ARGV[1]
+for _, t in ipairs(redis.call('SMEMBERS', p .. ':tables')) do
+  for _, id in ipairs(redis.call('SMEMBERS', p .. ':ids:' .. t)) do
+    redis.call('DEL', p .. ':doc:' .. t .. ':' .. id)
+  end
+  redis.call('DEL', p .. ':ids:' .. t)
+  redis.call('INCR', p .. ':gen:' .. t)
+end
+redis.call('DEL', p .. ':tables')
+for i = 2, #ARGV do
+  for _, g in ipairs(redis.call('SMEMBERS', p .. ':ixg:' .. ARGV[i])) do
+    redis.call('DEL', p .. ':ix:' .. ARGV[i] .. ':' .. g)
+  end
+  redis.call('DEL', p .. ':ixg:' .. ARGV[i])
+end
+return 1
+"""
+
+
 def _group_key(prefix: str, kind: str, name: str, group: str) -> str:
     return f"{prefix}:ix:{kind}:{name}:{group}"
 
@@ -307,44 +329,18 @@ class RedisStore:
                         pipe.sadd(f"{self.prefix}:ixg:{kind}:{name}", new[0])
 
     def _load(self, fixtures: Fixtures) -> None:
-        """Replace the namespace's documents in one MULTI. It WATCHes the set of tables and the
-        generation counter of every table, which each write bumps: a write that commits while
-        the reset reads what to delete makes the reset run again, so it never leaves a document
-        behind that no id set names."""
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                self._load_once(fixtures)
-                return
-            except redis.WatchError:
-                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-        raise StoreBusy(f"a reset conflicted {MAX_ATTEMPTS} times in a row")
-
-    def _load_once(self, fixtures: Fixtures) -> None:
+        """Replace the namespace's documents in one MULTI: a script first deletes every document
+        the id sets name, the id sets and the indexes, then the fixtures are written. The
+        script reads what to delete inside the transaction, so no write can land in between
+        and leave a document behind that no id set names, and a reset never waits for a quiet
+        moment (with WATCH, a steady stream of writes could keep it retrying for ever)."""
+        groups = [f"{kind}:{index.name}" for kind, specs in self._indexes.items() for index in specs]
         with self.client.pipeline() as pipe:
-            pipe.watch(f"{self.prefix}:tables")
-            old = [t.decode() for t in pipe.smembers(f"{self.prefix}:tables")]
-            kinds = sorted(set(old) | set(fixtures))
-            if kinds:
-                pipe.watch(*(f"{self.prefix}:gen:{kind}" for kind in kinds))
-            doomed = [f"{self.prefix}:tables"]
-            for kind in old:
-                keys = [k.decode() for k in pipe.smembers(f"{self.prefix}:ids:{kind}")]
-                doomed += [f"{self.prefix}:doc:{kind}:{k}" for k in keys] + [f"{self.prefix}:ids:{kind}"]
-            for kind, specs in self._indexes.items():
-                for index in specs:
-                    groups_key = f"{self.prefix}:ixg:{kind}:{index.name}"
-                    pipe.watch(groups_key)
-                    doomed += [_group_key(self.prefix, kind, index.name, g.decode()) for g in pipe.smembers(groups_key)]
-                    doomed.append(groups_key)
-            pipe.multi()
-            for start in range(0, len(doomed), 1000):
-                pipe.delete(*doomed[start:start + 1000])
+            pipe.eval(_WIPE, 0, self.prefix, *groups)
             changes = [(kind, key, doc) for kind, docs in fixtures.items() for key, doc in docs.items()]
             self._queue_writes(pipe, changes)
             self._queue_index_entries(pipe, fixtures)
             pipe.set(f"{self.prefix}:ixv", self._index_signature())
-            for kind in old:
-                pipe.incr(f"{self.prefix}:gen:{kind}")
             pipe.incr(f"{self.prefix}:version")
             pipe.execute()
 
