@@ -5,7 +5,7 @@ applies what is due at `now` and returns the transitions, and a rule that says w
 one is due. Both find their documents through the store's indexes, so a tick costs what is due,
 not how many documents exist.
 
-Work is done in batches: one store transaction applies at most `BATCH` transitions of a family (200: about 10-20 ms),
+Work is done in batches: one store transaction applies at most `BATCH` transitions of a family (100: about 5-15 ms),
 and the scheduler yields to the event loop between batches, so a request waits for one batch at
 most (batches run on the event loop: with the embedded store a batch is pure CPU, and a thread
 would wait for the same store lock a request needs). With the manual clock, `advance` moves
@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 import uuid
 from typing import Callable
 
@@ -29,7 +30,7 @@ from cancelgate.store import StoreUnavailable
 
 log = logging.getLogger("cancelgate.lifecycle")
 
-BATCH = 200
+BATCH = 100
 # a bound on runaway loops only: an advance over a year of 100k jobs is a few million events
 MAX_EVENTS_PER_ADVANCE = 10_000_000
 
@@ -151,16 +152,19 @@ class Scheduler:
     async def _call(self, fn):
         return (await asyncio.to_thread(fn)) if self.threaded else fn()
 
-    async def _each(self, batches):
+    async def _each(self, batches, share: bool = False):
         """The batches of `batches` one by one, each in a thread if `threaded`, the event loop
-        free in between."""
+        free in between. `share`: after each batch, leave the loop to requests for as long as
+        the batch took (the real clock's ticks: a storm of transitions falling due at once takes
+        at most half the loop, and requests wait one batch at most)."""
         done = object()
         while True:
+            started = time.perf_counter()
             batch = (await asyncio.to_thread(next, batches, done)) if self.threaded else next(batches, done)
             if batch is done:
                 return
             yield batch
-            await asyncio.sleep(0)
+            await asyncio.sleep(min(time.perf_counter() - started, 0.05) if share else 0)
 
     def advance(self, seconds: float) -> list[dict]:
         changes: list[dict] = []
@@ -202,7 +206,7 @@ class Scheduler:
             await asyncio.sleep(pause)
             try:
                 if await self._call(lambda: self._leader(interval) and not self.idle()):
-                    async for _ in self._each(self._batches(self.clock.now_ms())):
+                    async for _ in self._each(self._batches(self.clock.now_ms()), share=True):
                         pass
                 if outage:
                     log.warning("the store answers again: jobs move on")
