@@ -14,7 +14,7 @@ from typing import Callable
 
 from cancelgate.families.family import Index
 from cancelgate.families.poison import QUARANTINED, blamed
-from cancelgate.store.indexes import num, sort_key_of
+from cancelgate.store.indexes import first_number, num
 
 Follow = Callable[[dict], "str | None"]      # the status after this document's, or None
 Moved = Callable[[dict, str, int], dict]     # the document having entered `status` at `at`
@@ -43,16 +43,11 @@ def due(doc: dict, durations: dict, follow: Follow) -> int | None:
     return doc["_since"] + int(durations[doc["status"]] * 1000)
 
 
-def first(table, name: str, group: str) -> int | None:
-    found = table.members(name, group, limit=1)
-    return None if not found else int(sort_key_of(found[0])) - (1 << 62)
-
-
 def next_due(table, durations: dict) -> int | None:
     """The earliest time some document of `table` moves (None: none will)."""
     times = [since + int(seconds * 1000) for status, seconds in durations.items()
-             if (since := first(table, TIMED, status)) is not None]
-    return min(times + [first(table, TIMED, UNSEEN)], key=lambda t: (t is None, t))
+             if (since := first_number(table, TIMED, status)) is not None]
+    return min(times + [first_number(table, TIMED, UNSEEN)], key=lambda t: (t is None, t))
 
 
 def step(table, now: int, durations: dict, *, name: str, key: Callable[[dict], str],

@@ -13,7 +13,7 @@ strings, `<sort key>\\0<key>`, so both order them the same way (bytewise).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from sortedcontainers import SortedList
 
@@ -45,6 +45,17 @@ def key_of(item: str) -> str:
 
 def sort_key_of(item: str) -> str:
     return item.rsplit(SEP, 1)[0]
+
+
+def number_of(item: str) -> int:
+    """The number a member's sort key holds, when the key is one `num` (the inverse of num)."""
+    return int(sort_key_of(item)) - _OFFSET
+
+
+def first_number(table, name: str, group: str) -> int | None:
+    """The number of the first member of an index group whose sort keys are `num`s."""
+    found = table.members(name, group, limit=1)
+    return None if not found else number_of(found[0])
 
 
 class Committed:
@@ -187,5 +198,3 @@ def _take(keys: Iterator[str], limit: int | None) -> list[str]:
         taken.append(key)
     return taken
 
-
-Lookup = Callable[[str], "Entry | None"]

@@ -122,12 +122,6 @@ class TxIndexes:
                     group = added[new[0]] = SortedList()
                 group.add(member(new, key))
 
-    def apply(self, committed) -> None:
-        """Move what this transaction wrote into `committed` (a `Committed`), entries as computed."""
-        for name, own in self.own.items():
-            for key, entry in own.items():
-                committed.move(name, key, entry)
-
     def members(self, name: str, group: str, upto: str | None, limit: int | None) -> list[str]:
         own = self.own[name]
         stored = (m for m in self.committed.ordered(name, group, upto) if key_of(m) not in own)

@@ -12,7 +12,7 @@ from cancelgate.families.batch import attempts, environments, indexes, queues
 from cancelgate.families.batch.rules import (FINISHED, Job, end_now, finish_parent_if_done, head_of_queue,
                                               is_array_parent, mark_failed_dependency, move, move_head, settle)
 from cancelgate.families.poison import blamed
-from cancelgate.store.indexes import key_of, num, sort_key_of
+from cancelgate.store.indexes import first_number, key_of, num, number_of
 
 JOBS_TABLE = "batch_jobs"
 
@@ -88,19 +88,15 @@ def _waits(config: dict) -> list[tuple[str, int]]:
                     (indexes.DEPENDENCY_FAILED, 0)]
 
 
-def _first(jobs, name: str, group: str) -> int | None:
-    first = jobs.members(name, group, limit=1)
-    return None if not first else int(sort_key_of(first[0])) - (1 << 62)
-
-
 def lifecycle_next(world, config: dict) -> int | None:
     """The earliest time at which some document will move by itself (None: nothing will)."""
     jobs = world.jobs
     times = [due for table in (world.environments, world.queues) for doc in table.values()
              if (due := _settle_due(doc, config)) is not None]
     times += [limit[2] for queue in world.queues.values() if (limit := _limit_due(world, queue)) is not None]
-    times += [at + wait for group, wait in _waits(config) if (at := _first(jobs, indexes.DUE, group)) is not None]
-    times += [_first(jobs, indexes.DEADLINE, ""), _first(jobs, indexes.UNSEEN, ""), _dispatchable(world, config)]
+    times += [at + wait for group, wait in _waits(config) if (at := first_number(jobs, indexes.DUE, group)) is not None]
+    times += [first_number(jobs, indexes.DEADLINE, ""), first_number(jobs, indexes.UNSEEN, ""),
+              _dispatchable(world, config)]
     return min((t for t in times if t is not None), default=None)
 
 
@@ -109,10 +105,10 @@ def _due_now(jobs, now: int, config: dict, limit: int) -> list[str]:
     (then by id), read from the index without reading the jobs."""
     due: dict[str, int] = {}
     for item in jobs.members(indexes.DEADLINE, "", num(now), limit):
-        due[key_of(item)] = int(sort_key_of(item)) - (1 << 62)
+        due[key_of(item)] = number_of(item)
     for group, wait in _waits(config):
         for item in jobs.members(indexes.DUE, group, num(now - wait), limit):
-            at = int(sort_key_of(item)) - (1 << 62) + wait
+            at = number_of(item) + wait
             key = key_of(item)
             due[key] = min(at, due.get(key, at))
     return sorted(due, key=lambda key: (due[key], key))
@@ -252,7 +248,7 @@ class _Room:
         self.vcpus = queues.capacity_vcpus(world.in_region(self.region), self.queue)
         self.limit = capacity.get("queues", {}).get(self.queue, capacity.get("default", 1))
         self.running = jobs.size(indexes.ACTIVE, where)
-        self.used = (sum(int(sort_key_of(m)) - (1 << 62) for m in jobs.members(indexes.ACTIVE, where)) / 1000
+        self.used = (sum(number_of(m) for m in jobs.members(indexes.ACTIVE, where)) / 1000
                      if self.vcpus is not None else 0.0)
 
     def fits(self, head: Job) -> bool:

@@ -13,7 +13,7 @@ from cancelgate.families import durations
 from cancelgate.families.family import Index
 from cancelgate.families.iot.rules import execution_key, in_progress_deadline, retried, timed_out
 from cancelgate.families.poison import QUARANTINED, blamed
-from cancelgate.store.indexes import num
+from cancelgate.store.indexes import first_number, num
 
 TABLE = "iot_executions"
 DEADLINE = "deadline"
@@ -87,7 +87,7 @@ INDEXES = (durations.index(STATUSES, exclude=lambda e: bool(e.get("_device"))), 
 
 
 def lifecycle_next(executions, config: dict) -> int | None:
-    times = (durations.next_due(executions, config["durations"]), durations.first(executions, DEADLINE, ""))
+    times = (durations.next_due(executions, config["durations"]), first_number(executions, DEADLINE, ""))
     return min((t for t in times if t is not None), default=None)
 
 
