@@ -89,6 +89,19 @@ def test_no_index_raises_or_gives_a_keyless_entry_for_an_odd_document(odd, statu
         assert entry is None or (isinstance(entry[0], str) and isinstance(entry[1], str)), (index.name, entry)
 
 
+@pytest.mark.parametrize("index", [i for i in INDEXES if i.statuses is not None], ids=lambda i: i.name)
+@pytest.mark.parametrize("status", ["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED",
+                                    "FAILED"])
+def test_an_index_that_names_its_statuses_places_no_job_in_another(index, status):
+    # a write skips an index whose statuses do not hold the document's (store/indexes.Undoable)
+    job = {**BASE, "jobId": A, "status": status, "_since": 0}
+    docs = [{**job, "startedAt": 0, "timeout": {"attemptDurationSeconds": 5}},
+            {**job, "jobId": f"{A}:3", "arrayProperties": {"index": 3, "size": 4}},
+            {**job, "arrayProperties": {"size": 4}, "_children_done": 9}]
+    placed = [index.entry(doc) is not None for doc in docs]
+    assert any(placed) if status in index.statuses else not any(placed)
+
+
 def test_num_orders_as_the_numbers_and_refuses_what_it_cannot_order():
     values = [-2**61, -5, 0, 3, 2**61]
     assert sorted(values, key=num) == values

@@ -34,7 +34,7 @@ def index(statuses, exclude: Callable[[dict], bool] = lambda doc: False) -> Inde
             return UNSEEN, num(0)
         key = num(doc["_since"])
         return None if key is None else (status, key)
-    return Index(TIMED, entry)
+    return Index(TIMED, entry, timed)
 
 
 def due(doc: dict, durations: dict, follow: Follow) -> int | None:

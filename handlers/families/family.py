@@ -12,10 +12,13 @@ NextDue = Callable[[Any, dict], "int | None"]    # (table, config) -> when the n
 class Index:
     """An ordered index the store keeps for a table (store/indexes.py): `entry(doc)` is the
     document's `(group, sort key)`, or None to leave it out. It must accept any document a
-    table can hold, and give the same answer for the same document."""
+    table can hold, and give the same answer for the same document. `statuses`: the only
+    statuses in which `entry` places a document (None: any), so a write of a document in
+    another status need not ask it."""
 
     name: str
     entry: Callable[[Mapping], "tuple[str, str] | None"]
+    statuses: frozenset | None = None
 
 
 @dataclass(frozen=True)

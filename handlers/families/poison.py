@@ -2,8 +2,6 @@
 document aside (quarantine) and keep every other one moving."""
 from __future__ import annotations
 
-import contextlib
-
 QUARANTINED = "_quarantined"   # on a document: why the lifecycle leaves it as it is
 
 
@@ -15,14 +13,23 @@ class Poisoned(Exception):
         self.table, self.key, self.error = table, key, error
 
 
-@contextlib.contextmanager
-def blamed(table: str, key: str | None):
-    try:
-        yield
-    except Poisoned:
-        raise
-    except Exception as error:  # the rule's own bug or a document it cannot handle
-        raise Poisoned(table, key, error) from error
+class blamed:
+    """`with blamed(table, key):` what the block raises is blamed on that document (Poisoned).
+    A class, not a generator: the lifecycle enters one per job it moves."""
+
+    __slots__ = ("table", "key")
+
+    def __init__(self, table: str, key: str | None):
+        self.table, self.key = table, key
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or isinstance(error, Poisoned) or not isinstance(error, Exception):
+            return False
+        # the rule's own bug or a document it cannot handle
+        raise Poisoned(self.table, self.key, error) from error
 
 
 def quarantine(table, key: str, reason: str) -> bool:

@@ -28,15 +28,23 @@ class Transitions:
 
     def _append(self, entry: dict) -> None:
         self._sequence += 1
-        self._entries.append({"seq": self._sequence, **entry})
+        entry["seq"] = self._sequence
+        self._entries.append(entry)
 
     def clock(self, family: str, table: str, changes: list[dict]) -> None:
         """Transitions the scheduler applied (`{"id", "from", "to", "at"}` each)."""
         with self._lock:
-            for change in changes:
-                self._remember(table, str(change["id"]), change["to"])
-                self._append({"at": change["at"], "family": family, "table": table, "id": str(change["id"]),
-                              "from": change["from"], "to": change["to"], "source": "clock", "operationId": None})
+            known, entries = self._known, self._entries
+            for change in changes:   # _remember and _append, inlined: an advance brings 100k of them
+                key = str(change["id"])
+                known.pop((table, key), None)
+                known[(table, key)] = change["to"]
+                self._sequence += 1
+                entries.append({"at": change["at"], "family": family, "table": table, "id": key,
+                                "from": change["from"], "to": change["to"], "source": "clock", "operationId": None,
+                                "seq": self._sequence})
+            while len(known) > self._known_size:
+                known.popitem(last=False)
 
     def request(self, at: int, family: str, table: str, key: str, status: str, operation_id: str | None) -> None:
         """A document a request wrote, with its status now: recorded if that status is new."""

@@ -35,7 +35,9 @@ class Table(Protocol):
 
 
 class Tx(Protocol):
-    def table(self, kind: str) -> Table: ...
+    def table(self, kind: str, shared: bool = False) -> Table:
+        """`shared`: the caller never changes a document it reads (it writes new ones), so the
+        store may hand out the stored document itself instead of a copy (the lifecycle does)."""
 
 
 class Store(Protocol):

@@ -77,7 +77,8 @@ class RedisTx:
         raw = self._raw[doc_key]
         return None if raw is None else json.loads(raw)
 
-    def table(self, kind: str) -> "RedisTable":
+    def table(self, kind: str, shared: bool = False) -> "RedisTable":
+        """Every read is parsed from Redis, so `shared` changes nothing here."""
         delta = self.deltas.get(kind)
         if delta is None and kind in self._indexes:
             delta = self.deltas[kind] = TxIndexes(self._indexes[kind], _StoredIndexes(self, kind, self._indexes[kind]))

@@ -38,7 +38,8 @@ class _KeyedTable(Table):
     """A TinyDB table keyed by our own string ids, changed in place.
 
     TinyDB's stock `_update_table` copies the whole table on every write; on a memory storage the
-    in-place update below keeps a write O(1) however many jobs there are.
+    in-place update below keeps a write O(1) however many jobs there are, and a transaction's
+    writes to one table are applied in one update.
     """
 
     document_id_class = str
@@ -49,25 +50,35 @@ class _KeyedTable(Table):
         self._storage.write(tables)
         self.clear_cache()
 
-    def put(self, key: str, doc: Doc) -> None:
-        self._update_table(lambda table: table.__setitem__(key, doc))
+    def apply(self, writes: dict[str, Doc | None]) -> None:
+        def updater(table: dict) -> None:
+            for key, doc in writes.items():
+                if doc is None:
+                    table.pop(key, None)
+                else:
+                    table[key] = doc
+        self._update_table(updater)
 
-    def drop(self, key: str) -> None:
-        self._update_table(lambda table: table.pop(key, None))
+    def raw(self) -> dict[str, Doc]:
+        """The stored documents themselves, key -> document (the memory storage's own dict):
+        reading one is a dict lookup, where `Table.get` wraps and copies it first."""
+        return (self._storage.read() or {}).get(self.name) or {}
 
 
 class TxTable(OverlayTable):
-    def __init__(self, table: _KeyedTable, writes: dict[str, Doc | None], indexes: Undoable | None):
+    def __init__(self, table: _KeyedTable, writes: dict[str, Doc | None], indexes: Undoable | None,
+                 shared: bool = False):
         super().__init__(writes, indexes)
-        self._table = table
+        self._docs = table.raw()
+        self._shared = shared
 
     def _read(self, key: str) -> Doc | None:
-        found = self._table.get(doc_id=key)
-        return None if found is None else private_copy(dict(found))
+        found = self._docs.get(key)
+        return found if found is None or self._shared else private_copy(found)
 
     def _scan(self) -> Iterator[tuple[str, Doc]]:
-        for found in self._table:
-            yield found.doc_id, private_copy(dict(found))
+        for key, found in list(self._docs.items()):
+            yield key, private_copy(found)
 
 
 class Tx:
@@ -79,11 +90,11 @@ class Tx:
         self.writes: dict[str, dict[str, Doc | None]] = {}
         self.deltas: dict[str, Undoable] = {}
 
-    def table(self, kind: str) -> TxTable:
+    def table(self, kind: str, shared: bool = False) -> TxTable:
         delta = self.deltas.get(kind)
         if delta is None and kind in self._indexes:
             delta = self.deltas[kind] = Undoable(self._indexes[kind])
-        return TxTable(self._db.table(kind), self.writes.setdefault(kind, {}), delta)
+        return TxTable(self._db.table(kind), self.writes.setdefault(kind, {}), delta, shared)
 
 
 class TinyStore:
@@ -146,9 +157,9 @@ class TinyStore:
                 raise
             if changes:
                 self.version += 1
-                for kind, key, doc in changes:
-                    table = self._db.table(kind)
-                    table.drop(key) if doc is None else table.put(key, doc)
+                for kind, docs in tx.writes.items():
+                    if docs:
+                        self._db.table(kind).apply(docs)
                 record = touched_keys.get()
                 if record is not None:
                     record.extend((kind, key) for kind, key, _ in changes)

@@ -13,9 +13,15 @@ DEFINITION_NAMES = "batch_job_definition_names"
 TABLES = (JOBS, ENVIRONMENTS, QUEUES, DEFINITIONS, DEFINITION_NAMES)
 
 
-def world_of(tx, region: str = "us-east-1", account: str = "123456789012"):
+def world_of(tx, region: str = "us-east-1", account: str = "123456789012", shared: bool = False):
     from cancelgate.families.batch.world import World
-    return World(*(tx.table(name) for name in TABLES), region=region, account=account)
+    return World(*(tx.table(name, shared) for name in TABLES), region=region, account=account)
+
+
+def lifecycle_world(tx):
+    """The lifecycle's world: its rules build new documents and never change one they read,
+    so the store hands them its own (Tx.table `shared`), a copy less per job moved."""
+    return world_of(tx, shared=True)
 
 
 def prepared_jobs(docs: dict) -> dict:
@@ -47,6 +53,6 @@ FAMILY = Family(
     },
     prepare={JOBS: prepared_jobs, ENVIRONMENTS: regional, QUEUES: regional, DEFINITIONS: regional},
     lifecycle=Lifecycle(JOBS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA,
-                        view=world_of),
+                        view=lifecycle_world),
     indexes={JOBS: indexes.INDEXES},
 )

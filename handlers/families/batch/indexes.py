@@ -115,7 +115,8 @@ def _listed(job: dict):
     return _at(f"{queue_group(job)}|{job.get('status')}", num(-_int(job.get("createdAt"))))
 
 
-INDEXES = (Index(DUE, _due), Index(DEADLINE, _deadline), Index(QUEUE, _queue), Index(ACTIVE, _active),
+INDEXES = (Index(DUE, _due, frozenset(TIMED)), Index(DEADLINE, _deadline, frozenset({"RUNNING"})),
+           Index(QUEUE, _queue, frozenset({"RUNNABLE"})), Index(ACTIVE, _active, frozenset({"STARTING", "RUNNING"})),
            Index(CHILDREN, _children), Index(UNSEEN, _unseen), Index(LISTED, _listed))
 STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 

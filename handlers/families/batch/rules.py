@@ -218,7 +218,9 @@ PENDING_MARKS = ("_blocked", "_ready_at", "_children_done", "_dependency_failed"
 
 def failed_dependency_at(jobs, job: Job) -> int | None:
     """When the first of `job`'s failed dependencies failed (None: none has)."""
-    times = [found.get("stoppedAt", 0) for d in job.get("dependsOn") or ()
+    if not job.get("dependsOn"):
+        return None
+    times = [found.get("stoppedAt", 0) for d in job["dependsOn"]
              if (found := jobs.get(d["jobId"])) is not None and found["status"] == "FAILED"]
     return min(times, default=None)
 
@@ -238,7 +240,10 @@ def mark_failed_dependency(jobs, job: Job) -> Job:
 
 def move(jobs, job: Job, status: str, at: int, changes: list, **fields) -> Job:
     """`job` enters `status` at `at` (its `_since`), recorded in `changes`."""
-    moved = {**{k: v for k, v in job.items() if k not in PENDING_MARKS}, **fields, "status": status, "_since": at}
+    moved = dict(job)
+    for mark in PENDING_MARKS:
+        moved.pop(mark, None)
+    moved.update(fields, status=status, _since=at)
     jobs[job["jobId"]] = moved
     changes.append({"id": job["jobId"], "from": job["status"], "to": status, "at": at})
     return moved
