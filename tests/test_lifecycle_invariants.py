@@ -1,6 +1,7 @@
 """Random sequences of operations and clock advances on the Batch rules, checked for invariants:
 no job leaves a finished status, a job with a cancel recorded never reaches STARTING, times never
-go backwards, and the store's indexes always agree with what a full scan of the jobs gives.
+go backwards, the store's indexes always agree with what a full scan of the jobs gives, and the
+lifecycle (which reads stored documents uncopied) changes no document it does not write.
 
 The operations run as the server runs them: each one a transaction of a real store (TinyDB, and
 Redis where a redis-server is at hand), on the world the Batch family opens over it."""
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cancelgate.families import indexes as family_indexes
-from cancelgate.families.batch import JOBS, lifecycle, rules, world_of
+from cancelgate.families.batch import JOBS, lifecycle, lifecycle_world, rules, world_of
 from cancelgate.families.batch.indexes import INDEXES
 from cancelgate.store.indexes import IndexedDict, build, key_of
 from cancelgate.store.redis_store import RedisStore
@@ -48,16 +49,36 @@ def _indexed(tx_jobs) -> dict:
             for index in INDEXES}
 
 
+def _stored(store) -> dict:
+    return store.transact(lambda tx: dict(tx.table(JOBS).items()))   # each the caller's own copy
+
+
+def _lifecycle(store, rule):
+    """`rule(world)` in one transaction on the scheduler's view (stored documents uncopied),
+    checked to leave every document it did not write as it was."""
+    written: set = set()
+
+    def run(tx):
+        result = rule(lifecycle_world(tx))
+        written.update(tx.writes.get(JOBS, {}))
+        return result
+    before = _stored(store)
+    result = store.transact(run)
+    after = _stored(store)
+    assert ({k: v for k, v in after.items() if k not in written}
+            == {k: v for k, v in before.items() if k not in written}), "the lifecycle changed what it read"
+    return result
+
+
 def _step(store, at: int) -> None:
-    def batch(tx):
-        return lifecycle.lifecycle_step(world_of(tx), at, CONFIG, 3)
-    while len(store.transact(batch)) >= 3:
-        pass   # small batches, as the scheduler runs them, so a step that stops midway is covered too
+    # small batches, as the scheduler runs them, so a step that stops midway is covered too
+    while len(_lifecycle(store, lambda world: lifecycle.lifecycle_step(world, at, CONFIG, 3))) >= 3:
+        pass
 
 
 def _advance(store, now: int, target: int) -> int:
     for _ in range(1000):
-        due = store.transact(lambda tx: lifecycle.lifecycle_next(world_of(tx), CONFIG))
+        due = _lifecycle(store, lambda world: lifecycle.lifecycle_next(world, CONFIG))
         if due is None or due > target:
             break
         now = max(now, due)
@@ -95,7 +116,7 @@ def _apply(store, op: tuple, now: int) -> None:
 
 
 def _check(store, seen: dict, cancel_recorded: set) -> None:
-    jobs = store.transact(lambda tx: dict(tx.table(JOBS).items()))
+    jobs = _stored(store)
     assert store.transact(lambda tx: _indexed(tx.table(JOBS))) == _scanned(jobs)
     for job_id, stored in jobs.items():
         job = {k: v for k, v in stored.items() if not k.startswith("_")}   # as clients see it

@@ -42,7 +42,8 @@ class Tx(Protocol):
 
 class Store(Protocol):
     """All or nothing: `transact(fn)` runs `fn` alone against the current state and applies its
-    writes only if it returns. Every document a table hands out is the caller's own copy.
+    writes only if it returns. Every document a table hands out is the caller's own copy, unless
+    the caller opened the table `shared` (Tx.table).
 
     The rest is what must be global when several workers share one store: the manual clock,
     leases (one scheduler), the request journal.

@@ -78,7 +78,7 @@ class TxTable(OverlayTable):
 
     def _scan(self) -> Iterator[tuple[str, Doc]]:
         for key, found in list(self._docs.items()):
-            yield key, private_copy(found)
+            yield key, found if self._shared else private_copy(found)
 
 
 class Tx:
