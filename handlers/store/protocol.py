@@ -9,9 +9,16 @@ T = TypeVar("T")
 Doc = dict[str, Any]
 Fixtures = dict[str, dict[str, Doc]]
 
-# Set by whoever wants to know which (table, key) pairs the current task's transactions wrote
-# (the request journal); None, the default, records nothing.
+# Set by whoever wants to know what the current task's transactions wrote (the request journal
+# and the timeline): (table, key, the status written or None), in commit order; None, the
+# default, records nothing.
 touched_keys: ContextVar[list | None] = ContextVar("touched_keys", default=None)
+
+
+def status_of(doc: Doc | None) -> str | None:
+    """The status a written document holds (None: deleted, or no status of its own)."""
+    status = doc.get("status") if isinstance(doc, dict) else None
+    return status if isinstance(status, str) else None
 
 
 class StoreLocked(RuntimeError):

@@ -31,7 +31,7 @@ from redis.retry import Retry
 
 from cancelgate.store.indexes import TOP, member
 from cancelgate.store.overlay import OverlayTable, TxIndexes
-from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, touched_keys
+from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, status_of, touched_keys
 
 T = TypeVar("T")
 log = logging.getLogger("cancelgate.store")
@@ -288,7 +288,7 @@ class RedisStore:
                     raise StoreUnavailable(f"Redis is unreachable ({error}); nothing was changed") from None
             record = touched_keys.get()
             if record is not None:
-                record.extend((kind, key) for kind, key, _ in changes)
+                record.extend((kind, key, status_of(doc)) for kind, key, doc in changes)
             return result
         raise StoreBusy(f"a transaction conflicted {MAX_ATTEMPTS} times in a row")
 
@@ -359,14 +359,6 @@ class RedisStore:
         return {kind: n for kind in kinds if (n := self.count(kind))}
 
     @_unavailable_when_unreachable
-    def peek(self, pairs: list[tuple[str, str]]) -> list[Doc | None]:
-        """The documents `(kind, key)` as they are now, in one round trip and outside any
-        transaction: for what only reports them (the state page's timeline), never to decide."""
-        if not pairs:
-            return []
-        raws = self.client.mget([f"{self.prefix}:doc:{kind}:{key}" for kind, key in pairs])
-        return [None if raw is None else json.loads(raw) for raw in raws]
-
     @property
     @_unavailable_when_unreachable
     def version(self) -> int:

@@ -26,7 +26,7 @@ from tinydb.table import Table
 
 from cancelgate.store.indexes import Committed, Undoable, build
 from cancelgate.store.overlay import OverlayTable, private_copy
-from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, T, touched_keys
+from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, T, status_of, touched_keys
 from cancelgate.store.wal import WriteAheadLog
 
 COMPACT_EVERY = 5000            # at least; never more often than once per stored document
@@ -162,7 +162,7 @@ class TinyStore:
                         self._db.table(kind).apply(docs)
                 record = touched_keys.get()
                 if record is not None:
-                    record.extend((kind, key) for kind, key, _ in changes)
+                    record.extend((kind, key, status_of(doc)) for kind, key, doc in changes)
                 if self._journal and (self._journal.pending >= COMPACT_EVERY
                                       or self._journal.pending_bytes >= FOLD_BYTES):
                     data = self._data()

@@ -331,11 +331,10 @@ class Observer:
     """Step 2: the journal entry of each request (outermost, so it sees every answer, errors
     included) and the timeline entries of the documents it wrote."""
 
-    def __init__(self, wires, journal, clock, store, transitions, offload, unrecorded: tuple[str, ...] = ()):
+    def __init__(self, wires, journal, clock, transitions, offload, unrecorded: tuple[str, ...] = ()):
         self.wires = wires
         self.journal = journal
         self.clock = clock
-        self.store = store
         self.transitions = transitions
         self.offload = offload
         self.unrecorded = frozenset(unrecorded)
@@ -370,26 +369,20 @@ class Observer:
                 "status": notes["status"],
                 "errorCode": notes.get("error"),
                 "durationMs": round((time.perf_counter() - started) * 1000, 3),
-                "touched": sorted({key for kind, key in keys if kind != FAULTS}),
+                "touched": sorted({key for kind, key, _ in keys if kind != FAULTS}),
                 **({"clientId": notes["clientId"]} if "clientId" in notes else {}),
             }
             await self.offload.run(self._record, entry, keys, notes["status"], operation)
 
     def _record(self, entry: dict, keys: list, status: int, operation: str | None) -> None:
-        """After the answer: the timeline of what it wrote, then the journal entry."""
+        """After the answer: the timeline of what it wrote (the statuses its commits wrote, the
+        last of each document's: nothing is read again), then the journal entry."""
         from cancelgate.families import table_owner
-        from cancelgate.store import StoreUnavailable
-        written = sorted({(kind, key) for kind, key in keys if table_owner(kind) is not None})
-        if written and status < 400:
-            try:
-                # Redis reads them in one round trip (RedisStore.peek); in memory a transaction is as cheap
-                peek = getattr(self.store, "peek", None)
-                docs = (peek(written) if peek is not None
-                        else self.store.transact(lambda tx: [tx.table(kind).get(key) for kind, key in written]))
-            except StoreUnavailable:
-                docs = [None] * len(written)   # the answer has gone: the timeline only misses these
+        if status < 400:
+            last = {(kind, key): doc_status for kind, key, doc_status in keys}
             now = self.clock.now_ms()
-            for (kind, key), doc in zip(written, docs, strict=True):
-                if doc is not None and isinstance(doc.get("status"), str):
-                    self.transitions.request(now, table_owner(kind).name, kind, key, doc["status"], operation)
+            for (kind, key), doc_status in sorted(last.items()):
+                owner = table_owner(kind)
+                if doc_status is not None and owner is not None:
+                    self.transitions.request(now, owner.name, kind, key, doc_status, operation)
         self.journal.add(entry)
