@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cancelgate.families import indexes as family_indexes
-from cancelgate.families.batch import JOBS, lifecycle, lifecycle_world, rules, world_of
+from cancelgate.families.batch import JOBS, TABLES, lifecycle, lifecycle_world, rules, world_of
 from cancelgate.families.batch.indexes import INDEXES
 from cancelgate.store.indexes import IndexedDict, build, key_of
 from cancelgate.store.redis_store import RedisStore
@@ -49,8 +49,9 @@ def _indexed(tx_jobs) -> dict:
             for index in INDEXES}
 
 
-def _stored(store) -> dict:
-    return store.transact(lambda tx: dict(tx.table(JOBS).items()))   # each the caller's own copy
+def _stored(store, tables=(JOBS,)) -> dict:
+    """(table, key) -> document, each the caller's own copy."""
+    return store.transact(lambda tx: {(table, key): doc for table in tables for key, doc in tx.table(table).items()})
 
 
 def _lifecycle(store, rule):
@@ -60,11 +61,11 @@ def _lifecycle(store, rule):
 
     def run(tx):
         result = rule(lifecycle_world(tx))
-        written.update(tx.writes.get(JOBS, {}))
+        written.update((table, key) for table, docs in tx.writes.items() for key in docs)
         return result
-    before = _stored(store)
+    before = _stored(store, TABLES)
     result = store.transact(run)
-    after = _stored(store)
+    after = _stored(store, TABLES)
     assert ({k: v for k, v in after.items() if k not in written}
             == {k: v for k, v in before.items() if k not in written}), "the lifecycle changed what it read"
     return result
@@ -116,7 +117,7 @@ def _apply(store, op: tuple, now: int) -> None:
 
 
 def _check(store, seen: dict, cancel_recorded: set) -> None:
-    jobs = _stored(store)
+    jobs = {key: doc for (_, key), doc in _stored(store).items()}
     assert store.transact(lambda tx: _indexed(tx.table(JOBS))) == _scanned(jobs)
     for job_id, stored in jobs.items():
         job = {k: v for k, v in stored.items() if not k.startswith("_")}   # as clients see it

@@ -230,3 +230,30 @@ def test_indexes_are_built_for_state_an_older_server_kept(redis_url):
     assert workers[1].transact(lambda tx: dict(tx.table(JOBS).items())) == jobs
     for worker in workers:
         worker.close()
+
+
+def test_an_idle_scheduler_sees_what_another_worker_writes(redis_url):
+    # `version` is what tells an idle scheduler that someone wrote (a property that once came
+    # out a bound method, so an idle worker never looked again)
+    from pathlib import Path
+
+    from cancelgate import lifecycle_config
+    from cancelgate.clock import ManualClock
+    from cancelgate.families import indexes as family_indexes
+    from cancelgate.scheduler import Scheduler
+    from cancelgate.resources import data_dir
+
+    name = prefix()
+    mine, other = (RedisStore(redis_url, {}, name, indexes=family_indexes()) for _ in range(2))
+    config = lifecycle_config.load(None, Path(data_dir()) / "lifecycle.yaml")
+    clock = ManualClock(start_ms=1_000_000, shared=mine)
+    scheduler = Scheduler(mine, clock, config, threaded=True)
+    assert isinstance(mine.version, int)
+    assert scheduler.run_due() == [] and scheduler.idle()
+    job = {"jobId": "00000000-0000-4000-8000-000000000001", "jobName": "j", "jobQueue": "q",
+           "jobDefinition": "d:1", "status": "SUBMITTED", "createdAt": 1_000_000, "dependsOn": []}
+    other.transact(lambda tx: tx.table("batch_jobs").__setitem__(job["jobId"], job))
+    assert not scheduler.idle()
+    assert scheduler.run_due() == []   # seen now: its SUBMITTED second starts
+    clock.set_ms(1_001_000)
+    assert [c["to"] for c in scheduler.run_due()] == ["PENDING"]

@@ -153,3 +153,9 @@ def test_every_operation_appears_in_a_served_version():
              for item in spec["paths"].values() for op in item.values() if "operationId" in op}
     assert set(since.values()) <= set(served)
     assert since["CancelJobInstances"] == "v25.3"
+
+
+@pytest.mark.parametrize("status", [["QUEUED"], {"s": 1}, None, 7])
+def test_a_job_whose_status_is_no_string_is_in_no_index_and_raises_nothing(status):
+    jobs = IndexedDict(lifecycle.INDEXES, {"1": {**job(1, "QUEUED"), "status": status}})
+    assert all(jobs.groups(index.name) == [] for index in lifecycle.INDEXES)

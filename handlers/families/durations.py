@@ -28,7 +28,8 @@ def index(statuses, exclude: Callable[[dict], bool] = lambda doc: False) -> Inde
 
     def entry(doc: dict):
         status = doc.get("status")
-        if status not in timed or QUARANTINED in doc or exclude(doc) or doc.get("_parked") == status:
+        if (not isinstance(status, str) or status not in timed or QUARANTINED in doc or exclude(doc)
+                or doc.get("_parked") == status):
             return None
         if "_since" not in doc:
             return UNSEEN, num(0)

@@ -358,7 +358,6 @@ class RedisStore:
         kinds = sorted(t.decode() for t in self.client.smembers(f"{self.prefix}:tables"))
         return {kind: n for kind in kinds if (n := self.count(kind))}
 
-    @_unavailable_when_unreachable
     @property
     @_unavailable_when_unreachable
     def version(self) -> int:
