@@ -27,7 +27,9 @@ TIMES = ("createdAt", "startedAt", "stoppedAt")
 
 operation = st.one_of(
     st.tuples(st.just("submit"), st.sampled_from(IDS), st.lists(st.sampled_from(IDS), max_size=2),
-              st.sampled_from([None, 2, 3])),
+              st.sampled_from([None, 2, 3]),
+              # an attempt timeout shorter than RUNNING lasts, and retries: the lifecycle's retry branch
+              st.sampled_from([None, 1, 3]), st.sampled_from([None, 2])),
     st.tuples(st.just("cancel"), st.sampled_from(IDS)),
     st.tuples(st.just("terminate"), st.sampled_from(IDS)),
     st.tuples(st.just("put"), st.sampled_from(IDS), st.sampled_from(STATUSES), st.integers(0, 9)),
@@ -93,13 +95,17 @@ def _apply(store, op: tuple, now: int) -> None:
         world = world_of(tx)
         jobs = world.jobs
         if op[0] == "submit":
-            _, job_id, deps, size = op
+            _, job_id, deps, size, timeout, attempts = op
             if jobs.get(job_id) is not None:
                 return
             known = [{"jobId": d} for d in deps if jobs.get(d) is not None and d != job_id]
             request = {"jobName": "j", "jobQueue": "q", "jobDefinition": "d", "dependsOn": known}
             if size:
                 request["arrayProperties"] = {"size": size}
+            if timeout:
+                request["timeout"] = {"attemptDurationSeconds": timeout}
+            if attempts:
+                request["retryStrategy"] = {"attempts": attempts}
             rules.submit(jobs, request, now, job_id, str)
         elif op[0] in ("cancel", "terminate"):
             rules.stop_job(jobs, op[1], op[0], now, terminate=op[0] == "terminate")
