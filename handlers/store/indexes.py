@@ -17,6 +17,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from sortedcontainers import SortedList
 
+from cancelgate.store.protocol import status_of
+
 Entry = tuple[str, str]
 SEP = "\x00"
 # above any character a sort key holds: `upto + TOP` bounds every member whose key is `upto`
@@ -67,7 +69,7 @@ class Committed:
         self.indexes = {index.name: index for index in indexes}
         self._groups: dict[str, dict[str, SortedList]] = {name: {} for name in self.indexes}
         self._entries: dict[str, dict[str, Entry]] = {name: {} for name in self.indexes}
-        self._each = [(name, index.entry, self._entries[name], getattr(index, "statuses", None))
+        self._each = [(name, index.entry, self._entries[name], index.statuses)
                       for name, index in self.indexes.items()]
 
     def put(self, key: str, doc: Mapping | None) -> None:
@@ -127,9 +129,7 @@ class Undoable:
 
     def write(self, key: str, doc: Mapping | None) -> None:
         committed = self.committed
-        status = doc.get("status") if doc is not None else None
-        if not isinstance(status, str):
-            status = None
+        status = status_of(doc)
         for name, entry, entries, statuses in committed._each:   # the hot path of every write: kept flat
             if doc is None or (statuses is not None and status not in statuses):
                 new = None
