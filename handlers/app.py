@@ -26,6 +26,7 @@ from cancelgate import fixtures as fixture_files
 from cancelgate import lifecycle_config
 from cancelgate.clock import ManualClock, RealClock
 from cancelgate.families import indexes as family_indexes
+from cancelgate.families import started
 from cancelgate.mock.journal import Journal
 from cancelgate.mock.transitions import Transitions
 from cancelgate.resources import data_dir, specs_dir
@@ -85,11 +86,12 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
     config = lifecycle_settings(settings) if settings.use_lifecycle else None
     start_state = (fixture_files.load(settings.fixtures or data_dir())
                    if settings.use_fixtures else {})
-    store = open_store(settings.db, start_state, settings.store, settings.store_prefix,
+    start_ms = RealClock().now_ms()   # when the fixtures' clocks start, and the manual clock's start
+    store = open_store(settings.db, started(start_state, start_ms, config), settings.store, settings.store_prefix,
                        check=fixture_files.check_tables, indexes=family_indexes())
     if warning := store.durability_warning():
         log.warning("Redis store: %s", warning)
-    clock = ManualClock(shared=store) if settings.clock == "manual" else RealClock()
+    clock = ManualClock(start_ms=start_ms, shared=store) if settings.clock == "manual" else RealClock()
     scheduler = Scheduler(store, clock, config, threaded=bool(settings.store)) if config is not None else None
     journal = Journal(settings.journal_size, store)
     transitions = Transitions()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cancelgate.clock import iso_ms
 from cancelgate.errors import ApiError
-from cancelgate.families import REGISTRY
+from cancelgate.families import REGISTRY, started
 from cancelgate.mock import faults
 from cancelgate.mock.faults import FAULTS
 from cancelgate.runtime import current
@@ -27,7 +27,8 @@ async def health():
 
 async def reset(body: dict | None = None):
     rt = current()
-    rt.store.reset(rt.fixtures if (body or {}).get("fixtures", True) else None)
+    config = rt.scheduler.config if rt.scheduler is not None else None
+    rt.store.reset(started(rt.fixtures, rt.clock.now_ms(), config) if (body or {}).get("fixtures", True) else None)
     if rt.transitions is not None:
         rt.transitions.forget()
     return _health()

@@ -217,6 +217,51 @@ def test_iot_execution_moves_and_versions_grow(tmp_path):
         server.stop()
 
 
+# fixture documents in a timed status, and ones with no clock to start: finished, or an array
+# parent (whose first look also finishes it when every child has finished)
+STARTS_CLOCK = [("batch_jobs", "00000000-0000-4000-8000-000000000001"),
+                ("batch_jobs", "00000000-0000-4000-8000-000000000005"),
+                ("iot_executions", "device-1/firmware-update"), ("vault_jobs", "1002")]
+NO_CLOCK = [("batch_jobs", "00000000-0000-4000-8000-000000000009"),
+            ("batch_jobs", "00000000-0000-4000-8000-000000000011"),
+            ("iot_executions", "device-1/job-succeeded"), ("vault_jobs", "1005")]
+
+
+def _stored(server, table: str, key: str) -> dict:
+    response = httpx.get(f"{server.url}/_cancelgate/state/{table}/{key}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _clock(server) -> int:
+    return httpx.get(f"{server.url}/_cancelgate/clock").json()["now"]
+
+
+def test_the_fixtures_clocks_start_when_the_server_does(tmp_path):
+    """Before any tick or advance, the fixtures' timed documents hold the manual clock's start
+    as `_since`: the time the first tick used to give them, written with the fixtures."""
+    server = start_server(tmp_path)
+    try:
+        start = _clock(server)
+        assert [_stored(server, *doc).get("_since") for doc in STARTS_CLOCK] == [start] * len(STARTS_CLOCK)
+        assert [("_since" in _stored(server, *doc)) for doc in NO_CLOCK] == [False] * len(NO_CLOCK)
+        first = "00000000-0000-4000-8000-000000000001"
+        assert first not in {t["id"] for t in advance(server, 0.5)}
+        assert {(t["from"], t["to"], t["at"]) for t in advance(server, 0.5) if t["id"] == first} == {
+            ("SUBMITTED", "PENDING", start + 1000)}   # SUBMITTED for its 1 s since the start
+    finally:
+        server.stop()
+
+
+def test_a_reset_starts_the_fixtures_clocks_again(live):
+    advance(live, 30)
+    httpx.post(f"{live.url}/_cancelgate/reset", json={"fixtures": True}).raise_for_status()
+    now = _clock(live)
+    assert [_stored(live, *doc).get("_since") for doc in STARTS_CLOCK] == [now] * len(STARTS_CLOCK)
+    assert [("_since" in _stored(live, *doc)) for doc in NO_CLOCK] == [False] * len(NO_CLOCK)
+    assert _stored(live, *STARTS_CLOCK[0])["status"] == "SUBMITTED"
+
+
 def test_same_run_twice_gives_the_same_journal(world):
     def run() -> list[dict]:
         httpx.post(f"{world.url}/_cancelgate/reset", json={"fixtures": False}).raise_for_status()

@@ -14,7 +14,7 @@ from cancelgate.families.family import Family, Lifecycle
 REGISTRY: dict[str, Family] = {family.name: family for family in (batch.FAMILY, iot.FAMILY, iot_jobs_data.FAMILY,
                                                                   vault.FAMILY)}
 
-__all__ = ["REGISTRY", "Family", "Lifecycle", "indexes", "table_owner"]
+__all__ = ["REGISTRY", "Family", "Lifecycle", "indexes", "started", "table_owner"]
 
 
 def indexes() -> dict:
@@ -25,3 +25,20 @@ def indexes() -> dict:
 def table_owner(table: str) -> Family | None:
     """The family whose tables include `table`."""
     return next((family for family in REGISTRY.values() if table in family.tables), None)
+
+
+def started(state: dict, now: int, config: dict | None) -> dict:
+    """The state a server starts (or resets) with, each document whose clock the lifecycle
+    would start on first sight (Lifecycle.unseen) stamped `_since` = `now` already: the same
+    time the first tick would give it, without a write per document. `config`: the lifecycle
+    file (None: no lifecycle, nothing is stamped); the documents themselves are not changed."""
+    stamped = dict(state)
+    for name, family in REGISTRY.items():
+        lifecycle = family.lifecycle
+        if config is None or name not in config or lifecycle is None or lifecycle.unseen is None:
+            continue
+        docs = state.get(lifecycle.table)
+        if docs:
+            stamped[lifecycle.table] = {key: {**doc, "_since": now} if lifecycle.unseen(doc) else doc
+                                        for key, doc in docs.items()}
+    return stamped

@@ -38,6 +38,11 @@ def index(statuses, exclude: Callable[[dict], bool] = lambda doc: False) -> Inde
     return Index(TIMED, entry, timed)
 
 
+def unseen(index: Index) -> Callable[[dict], bool]:
+    """Whether `step` would start a document's clock on first sight (Lifecycle.unseen)."""
+    return lambda doc: (index.entry(doc) or (None,))[0] == UNSEEN
+
+
 def due(doc: dict, durations: dict, follow: Follow) -> int | None:
     if "_since" not in doc or doc["status"] not in durations or follow(doc) is None:
         return None

@@ -37,6 +37,9 @@ class Lifecycle:
     # what `step` and `next_due` are given, from the transaction: the table by default, or
     # the family's own view of several tables
     view: Callable[[Any], Any] | None = None
+    # a document of `table` whose clock `step` would only start (`_since`), the first time it
+    # sees it: one the server starts with (fixtures, a reset) gets its `_since` at once
+    unseen: Callable[[Mapping], bool] | None = None
 
     def open(self, tx) -> Any:
         return self.view(tx) if self.view is not None else tx.table(self.table)

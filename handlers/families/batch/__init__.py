@@ -53,6 +53,6 @@ FAMILY = Family(
     },
     prepare={JOBS: prepared_jobs, ENVIRONMENTS: regional, QUEUES: regional, DEFINITIONS: regional},
     lifecycle=Lifecycle(JOBS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA,
-                        view=lifecycle_world),
+                        view=lifecycle_world, unseen=lifecycle.unseen),
     indexes={JOBS: indexes.INDEXES},
 )

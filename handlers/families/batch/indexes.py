@@ -109,6 +109,10 @@ def _unseen(job: dict):
     return "", num(0)   # due at once, whenever the job says it was created
 
 
+def is_unseen(job: dict) -> bool:
+    return _unseen(job) is not None
+
+
 def _listed(job: dict):
     if not isinstance(job.get("jobQueue"), str):
         return None

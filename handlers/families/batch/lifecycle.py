@@ -32,6 +32,12 @@ CONFIG_SCHEMA = {
 }
 
 
+def unseen(job: Job) -> bool:
+    """A job the first step only stamps (Lifecycle.unseen): an array parent is not one, since
+    the first look also finishes it if every child has finished already."""
+    return indexes.is_unseen(job) and not is_array_parent(job)
+
+
 def _due(job: Job, config: dict, jobs) -> int | None:
     """When `job` next moves by itself; None if only a queue slot or another job can move it."""
     since = job["_since"]

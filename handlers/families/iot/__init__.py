@@ -13,6 +13,7 @@ FAMILY = Family(
     tables=(THINGS, JOBS, EXECUTIONS, THING_TYPES, THING_GROUPS),
     documents={THINGS: requires("thingName", "thingArn"), JOBS: requires("jobId", "jobArn", "targets", targets="array"),
                EXECUTIONS: requires("thingName", "jobId", "status", "versionNumber", versionNumber="integer")},
-    lifecycle=Lifecycle(EXECUTIONS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA),
+    lifecycle=Lifecycle(EXECUTIONS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA,
+                        unseen=lifecycle.unseen),
     indexes={EXECUTIONS: lifecycle.INDEXES},
 )

@@ -84,6 +84,7 @@ def _deadline(execution: dict):
 # What the store keeps for the executions: the simulated device's clock (executions a real
 # device touched, `_device`, are its own), and the in-progress deadlines AWS enforces.
 INDEXES = (durations.index(STATUSES, exclude=lambda e: bool(e.get("_device"))), Index(DEADLINE, _deadline))
+unseen = durations.unseen(INDEXES[0])
 
 
 def lifecycle_next(executions, config: dict) -> int | None:

@@ -20,6 +20,6 @@ FAMILY = Family(
                JOBS: requires("id", "status", "vault_id", id="integer", vault_id="integer"),
                VAULTS: requires("id", "name", id="integer")},
     lifecycle=Lifecycle(JOBS, lifecycle.lifecycle_step, lifecycle.lifecycle_next, lifecycle.CONFIG_SCHEMA,
-                        view=tables_view(LIFECYCLE_TABLES)),
+                        view=tables_view(LIFECYCLE_TABLES), unseen=lifecycle.unseen),
     indexes={JOBS: lifecycle.INDEXES},
 )

@@ -79,6 +79,7 @@ def _moved(job: dict, status: str, at: int) -> dict:
 
 # the store keeps the jobs in timed statuses ordered by when they entered them
 INDEXES = (durations.index(NEXT),)
+unseen = durations.unseen(INDEXES[0])
 
 
 def lifecycle_next(tables, config: dict) -> int | None:
