@@ -83,7 +83,9 @@ def _queue(job: dict):
     if job.get("status") != "RUNNABLE" or "_quarantined" in job or _parent(job):
         return None
     priority, created = num(-_int(job.get("schedulingPriority"))), num(_int(job.get("createdAt")))
-    return None if priority is None or created is None else (queue_group(job), priority + created)
+    if priority is None or created is None:
+        return None
+    return f"{job.get('_region', 'us-east-1')}/{job.get('jobQueue')}", priority + created   # queue_group, inlined
 
 
 def _active(job: dict):
@@ -114,9 +116,12 @@ def is_unseen(job: dict) -> bool:
 
 
 def _listed(job: dict):
-    if not isinstance(job.get("jobQueue"), str):
+    queue = job.get("jobQueue")
+    if not isinstance(queue, str):
         return None
-    return _at(f"{queue_group(job)}|{job.get('status')}", num(-_int(job.get("createdAt"))))
+    created = job.get("createdAt")
+    at = num(-created if type(created) is int else 0)   # _int, inlined: every write asks this one
+    return None if at is None else (f"{job.get('_region', 'us-east-1')}/{queue}|{job.get('status')}", at)
 
 
 INDEXES = (Index(DUE, _due, frozenset(TIMED)), Index(DEADLINE, _deadline, frozenset({"RUNNING"})),
