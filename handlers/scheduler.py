@@ -17,6 +17,8 @@ logged once) and every other one keeps moving.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import os
 import threading
@@ -33,6 +35,34 @@ log = logging.getLogger("cancelgate.lifecycle")
 BATCH = 100
 # a bound on runaway loops only: an advance over a year of 100k jobs is a few million events
 MAX_EVENTS_PER_ADVANCE = 10_000_000
+
+
+_paused = 0
+_paused_lock = threading.Lock()
+_was_enabled = True
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """The cyclic garbage collector off while an advance runs (nested and concurrent advances
+    count; a collector someone else turned off stays off). An advance is a bounded burst of
+    allocation whose objects are kept (documents, their index entries) or hold no cycles (the
+    transitions): the collector would scan each survivor three times and, once enough had
+    survived, every document in the store; at 100k jobs that was 5-7% of an hour's advance.
+    What garbage an advance does leave in cycles waits for the next collection after it."""
+    global _paused, _was_enabled
+    with _paused_lock:
+        if _paused == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _paused += 1
+    try:
+        yield
+    finally:
+        with _paused_lock:
+            _paused -= 1
+            if _paused == 0 and _was_enabled:
+                gc.enable()
 
 
 class Scheduler:
@@ -155,8 +185,9 @@ class Scheduler:
             self._lock = asyncio.Lock()
         async with self._lock:
             changes: list[dict] = []
-            async for batch in self._each(self._advance(seconds)):
-                changes += batch
+            with collector_paused():
+                async for batch in self._each(self._advance(seconds)):
+                    changes += batch
             return changes
 
     async def _call(self, fn):
@@ -178,7 +209,7 @@ class Scheduler:
 
     def advance(self, seconds: float) -> list[dict]:
         changes: list[dict] = []
-        with self._thread_lock:
+        with self._thread_lock, collector_paused():
             for batch in self._advance(seconds):
                 changes += batch
         return changes

@@ -114,3 +114,33 @@ def test_a_vcpu_value_that_is_no_finite_number_is_a_client_exception():
             submission.vcpus_of({"resourceRequirements": [{"type": "VCPU", "value": value}]})
         assert refused.value.code == "ClientException"
     assert submission.vcpus_of({"resourceRequirements": [{"type": "VCPU", "value": "0.25"}]}) == 0.25
+
+
+def test_an_advance_leaves_the_garbage_collector_as_it_found_it():
+    import gc
+    import threading
+
+    from cancelgate.scheduler import collector_paused
+    assert gc.isenabled()
+    first_in, second_out = threading.Event(), threading.Event()
+
+    def overlapping():   # a second advance, in another thread, that ends after the first one
+        with collector_paused():
+            first_in.set()
+            second_out.wait(5)
+    other = threading.Thread(target=overlapping)
+    with collector_paused():
+        assert not gc.isenabled()
+        other.start()
+        assert first_in.wait(5)
+    assert not gc.isenabled()   # the other advance still runs
+    second_out.set()
+    other.join(5)
+    assert gc.isenabled()
+    gc.disable()   # turned off by someone else: an advance does not turn it on
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
