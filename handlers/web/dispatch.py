@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import json
 import random
 import typing as t
 from copy import deepcopy
@@ -47,6 +46,7 @@ from starlette.types import Receive, Scope, Send
 from cancelgate.errors import ApiError
 from cancelgate.mock import faults
 from cancelgate.mock.faults import FAULTS
+from cancelgate.web.answer_json import AnswerJson
 from cancelgate.web.context import bind_request
 from cancelgate.web.pipeline import headers_of
 from cancelgate.web.validation import BODY, ABSENT
@@ -286,12 +286,12 @@ class DispatchRuntime:
     """What every plan shares: the wires, the store and where its calls run, the JSON writer."""
 
     def __init__(self, wires=None, store=None, offload: Offload | None = None, control_base: str | None = None,
-                 jsonifier: Jsonifier | None = None):
+                 jsonifier: AnswerJson | Jsonifier | None = None):
         self.wires = wires
         self.store = store
         self.offload = offload or Offload(False)
         self.control_base = control_base.rstrip("/") if control_base is not None else None
-        self.jsonifier = jsonifier or Jsonifier(json)
+        self.jsonifier = jsonifier or AnswerJson()
 
 
 class DispatchApi(RoutedAPI[OperationPlan]):
