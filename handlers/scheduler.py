@@ -79,7 +79,8 @@ class Scheduler:
         self._holder = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.quarantined: dict[str, dict] = {}   # "<table>/<key>" -> why, when
         self.failing: dict[str, str] = {}         # family -> the error no one document explains
-        self.listeners: list[Callable[[list[dict]], None]] = []
+        # called with each batch: (family, its transitions), the list theirs to keep, not to change
+        self.listeners: list[Callable[[str, list[dict]], None]] = []
         self._lock: asyncio.Lock | None = None
         self._thread_lock = threading.Lock()
 
@@ -135,7 +136,7 @@ class Scheduler:
         for change in changes:   # the rule's own lists: tagged in place
             change["family"] = name
         for listener in self.listeners:
-            listener(changes)
+            listener(name, changes)
         return changes, more
 
     def _quarantine(self, poisoned: Poisoned, now: int) -> bool:

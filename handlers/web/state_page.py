@@ -20,10 +20,6 @@ def record_scheduler(scheduler, transitions) -> None:
     """Every transition the scheduler applies (real clock or advanced) goes to the timeline too."""
     tables = {name: family.lifecycle.table for name, family in REGISTRY.items() if family.lifecycle}
 
-    def recorded(changes: list[dict]) -> None:
-        by_family: dict[str, list] = {}
-        for change in changes:
-            by_family.setdefault(change["family"], []).append(change)
-        for family, moved in by_family.items():
-            transitions.clock(family, tables[family], moved)
+    def recorded(family: str, changes: list[dict]) -> None:
+        transitions.clock(family, tables[family], changes)
     scheduler.listeners.append(recorded)
