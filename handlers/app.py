@@ -86,12 +86,16 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
     config = lifecycle_settings(settings) if settings.use_lifecycle else None
     start_state = (fixture_files.load(settings.fixtures or data_dir())
                    if settings.use_fixtures else {})
-    start_ms = RealClock().now_ms()   # when the fixtures' clocks start, and the manual clock's start
+    # when the fixtures' clocks start (families.started), and the manual clock's start: on a
+    # shared store, the worker that loads the fixtures sets the shared clock to it as it does
+    start_ms = RealClock().now_ms()
+    manual = settings.clock == "manual"
     store = open_store(settings.db, started(start_state, start_ms, config), settings.store, settings.store_prefix,
-                       check=fixture_files.check_tables, indexes=family_indexes())
+                       check=fixture_files.check_tables, indexes=family_indexes(),
+                       clock_start=start_ms if manual else None)
     if warning := store.durability_warning():
         log.warning("Redis store: %s", warning)
-    clock = ManualClock(start_ms=start_ms, shared=store) if settings.clock == "manual" else RealClock()
+    clock = ManualClock(start_ms=start_ms, shared=store) if manual else RealClock()
     scheduler = Scheduler(store, clock, config, threaded=bool(settings.store)) if config is not None else None
     journal = Journal(settings.journal_size, store)
     transitions = Transitions()

@@ -17,6 +17,7 @@ from cancelgate.web.answer_json import AnswerJson
     {"big": 2 ** 70, "negative": -(2 ** 64)},            # beyond orjson's 64 bits
     {1: "an integer key", "two": 2},                   # a key that is no string
     {"when": datetime.datetime(2026, 12, 1, 10, 0, tzinfo=datetime.timezone.utc), "day": datetime.date(2026, 12, 1)},
+    {"naive": datetime.datetime(2026, 12, 1, 10, 0)},   # Connexion writes a Z after it, orjson would not
     {"id": uuid.UUID(int=7)},
 ])
 def test_an_answer_is_the_json_connexion_would_write(data):

@@ -257,3 +257,23 @@ def test_an_idle_scheduler_sees_what_another_worker_writes(redis_url):
     assert scheduler.run_due() == []   # seen now: its SUBMITTED second starts
     clock.set_ms(1_001_000)
     assert [c["to"] for c in scheduler.run_due()] == ["PENDING"]
+
+
+def test_the_worker_loading_the_fixtures_starts_the_shared_manual_clock_at_their_stamp(tmp_path, redis_url):
+    """Workers sharing a manual clock: whichever worker set the clock first, the fixtures'
+    clocks and the shared clock start at the same time (here another worker's clock, an hour
+    earlier, is there before the fixtures are loaded)."""
+    import redis
+
+    name = prefix()
+    redis.Redis.from_url(redis_url).set(f"{name}:clock", 1_764_000_000_000)
+    server = start_server(tmp_path, "--store", redis_url, "--store-prefix", name)
+    try:
+        now = httpx.get(f"{server.url}/_cancelgate/clock").json()["now"]
+        stored = httpx.get(f"{server.url}/_cancelgate/state/batch_jobs/00000000-0000-4000-8000-000000000001").json()
+        assert stored["_since"] == now and now > 1_764_000_000_000
+        advance = httpx.post(f"{server.url}/_cancelgate/clock/advance", json={"seconds": 1}).json()["transitions"]
+        assert ("00000000-0000-4000-8000-000000000001", "PENDING", now + 1000) in {
+            (t["id"], t["to"], t["at"]) for t in advance}
+    finally:
+        server.stop()

@@ -80,10 +80,12 @@ def run(timeline, model, step, on_request=None, exact=True):
         for t in (timeline, model):
             t.clock(step[1], f"{step[1]}_table", step[2])
     elif step[0] == "request":
-        shown = timeline.recent(SIZE)
+        # nothing is shown first: the request itself must put the pending batches before its entry
+        numbered = timeline._sequence
         timeline.request(7, "batch", "batch_table", step[1], step[2], "Op")
         if on_request:
-            on_request(shown, timeline.recent(SIZE))
+            after = timeline.recent(SIZE)
+            on_request(after[-1] if after and after[-1]["seq"] > numbered else None)
         model.request(7, "batch", "batch_table", step[1], step[2], "Op")
     elif step[0] == "seen":
         for t in (timeline, model):
@@ -112,10 +114,8 @@ def test_beyond_its_bound_the_newest_documents_are_known_and_nothing_is_misremem
     known = 4
     timeline, model = Transitions(size=SIZE, known_size=known), Eager()
     for step in script:
-        def check(before, after, step=step):
+        def check(recorded, step=step):
             truth = model.known.get(("batch_table", step[1]))
-            recorded = after[len(after) - 1] if after and after[-1]["source"] == "request" and (
-                not before or after[-1]["seq"] > before[-1]["seq"]) else None
             if ("batch_table", step[1]) in model.last_touched(known):
                 # one of the newest: handled exactly as with every status known
                 assert (recorded is not None) == (truth != step[2])

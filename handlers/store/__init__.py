@@ -16,11 +16,14 @@ def check_reachable(url: str) -> None:
 
 
 def open_store(db: str | None, fixtures: Fixtures | None, url: str | None = None,
-               prefix: str = "cancelgate", check=None, indexes: dict | None = None) -> Store:
+               prefix: str = "cancelgate", check=None, indexes: dict | None = None,
+               clock_start: int | None = None) -> Store:
     """The TinyDB store (in memory, or journalled to `db`), or with a redis:// `url` the Redis one.
-    `indexes`: table -> the Index list (indexes.py) both keep in step with every write."""
+    `indexes`: table -> the Index list (indexes.py) both keep in step with every write.
+    `clock_start`: the manual clock's time the fixtures were stamped at (families.started),
+    which the Redis worker that loads them makes the shared clock's."""
     if url:
         from cancelgate.store.redis_store import RedisStore  # only needed, and only imported, for Redis
-        return RedisStore(url, fixtures, prefix, indexes=indexes)
+        return RedisStore(url, fixtures, prefix, indexes=indexes, clock_start=clock_start)
     from cancelgate.store.tinydb_store import TinyStore
     return TinyStore(db, fixtures, check, indexes=indexes)

@@ -193,7 +193,9 @@ class RedisStore:
     blocking = True
 
     def __init__(self, url: str, fixtures: Fixtures | None = None, prefix: str = "cancelgate",
-                 indexes: dict | None = None):
+                 indexes: dict | None = None, clock_start: int | None = None):
+        """`clock_start`: the manual clock's time the fixtures' clocks started at; the worker
+        that loads them sets the shared clock to it, whichever worker's clock came first."""
         # single commands are retried on a new connection (a dropped one is not an outage);
         # transactions never are: a lost EXEC reply is settled by its commit key instead
         self.client = redis.Redis.from_url(
@@ -208,6 +210,8 @@ class RedisStore:
         # the first worker to arrive loads the fixtures; a restart keeps what is there, and
         # builds the indexes once if they were built for other ones (or by an older server)
         if self.client.set(f"{prefix}:loaded", "1", nx=True):
+            if clock_start is not None:
+                self.client.set(f"{prefix}:clock", clock_start)
             self._load(fixtures or {})
         else:
             self._rebuild_indexes()
