@@ -164,7 +164,7 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
     if data_plane is not None:
         before.append(pipeline.split_planes(service="iot-jobs-data", host_prefix="data.jobs.iot",
                                             base_path=base_path(data_plane), keep=control_base))
-    observer = pipeline.Observer(wires, journal, clock, transitions, offload,
+    observer = pipeline.Observer(wires, journal, clock, transitions,
                                  unrecorded=(f"{control_base}/state",))
     state_page = HTMLResponse(page_html().replace("__CONTROL_BASE__", control_base.rstrip("/")),
                               headers={"Cache-Control": "no-store"})

@@ -32,6 +32,7 @@ from redis.retry import Retry
 from cancelgate.store.indexes import TOP, member
 from cancelgate.store.overlay import OverlayTable, TxIndexes
 from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, status_of, touched_keys
+from cancelgate.store.redis_journal import JournalWriter
 
 T = TypeVar("T")
 log = logging.getLogger("cancelgate.store")
@@ -72,10 +73,34 @@ class RedisTx:
     def read(self, doc_key: str) -> Doc | None:
         """A committed document, WATCHed, fetched once per transaction."""
         if doc_key not in self._raw:
-            self.watch(doc_key)
-            self._raw[doc_key] = self.pipe.get(doc_key)
+            if doc_key in self._watched:
+                self._raw[doc_key] = self.pipe.get(doc_key)
+            else:
+                self._raw[doc_key] = self._watch_and_get(doc_key)
         raw = self._raw[doc_key]
         return None if raw is None else json.loads(raw)
+
+    def _watch_and_get(self, doc_key: str) -> bytes | None:
+        """WATCH and GET in one round trip. redis-py's pipeline sends each command it runs
+        before MULTI on its own; this writes both on the pipeline's connection and marks it
+        watching, as `Pipeline.immediate_execute_command` does (redis-py 5 to 8.1: the
+        pipeline's `connection`, `connection_pool` and `watching`). A dropped connection is
+        reset and raised: the transaction then answers that Redis is unreachable."""
+        pipe = self.pipe
+        if pipe.connection is None:
+            pipe.connection = pipe.connection_pool.get_connection()
+        connection = pipe.connection
+        try:
+            connection.send_packed_command(connection.pack_commands([("WATCH", doc_key), ("GET", doc_key)]))
+            pipe.watching = True
+            connection.read_response()
+            raw = connection.read_response()
+        except (redis.ConnectionError, redis.TimeoutError):
+            connection.disconnect()
+            pipe.reset()
+            raise
+        self._watched.add(doc_key)
+        return raw
 
     def table(self, kind: str, shared: bool = False) -> "RedisTable":
         """Every read is parsed from Redis, so `shared` changes nothing here."""
@@ -103,6 +128,51 @@ for i = 2, #ARGV do
   end
   redis.call('DEL', p .. ':ixg:' .. ARGV[i])
 end
+return 1
+"""
+
+
+# A transaction's writes (RedisStore._queue_commit), run inside its MULTI so its WATCHes still
+# decide. ARGV: prefix, commit key, its TTL in ms, the number of writes, each write ("S", table,
+# key, JSON) or ("D", table, key), the number of index moves, each (table, index, has old, old
+# group, old member, has new, new group, new member).
+_COMMIT = """
+local p = ARGV[1]
+local i = 5
+local bumped = {}
+for _ = 1, tonumber(ARGV[4]) do
+  local op, kind, key = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local doc = p .. ':doc:' .. kind .. ':' .. key
+  if op == 'D' then
+    redis.call('DEL', doc)
+    redis.call('SREM', p .. ':ids:' .. kind, key)
+    i = i + 3
+  else
+    redis.call('SET', doc, ARGV[i + 3])
+    redis.call('SADD', p .. ':ids:' .. kind, key)
+    redis.call('SADD', p .. ':tables', kind)
+    i = i + 4
+  end
+  if not bumped[kind] then
+    bumped[kind] = true
+    redis.call('INCR', p .. ':gen:' .. kind)
+  end
+end
+local moves = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, moves do
+  local index = p .. ':ix:' .. ARGV[i] .. ':' .. ARGV[i + 1] .. ':'
+  if ARGV[i + 2] == '1' then
+    redis.call('ZREM', index .. ARGV[i + 3], ARGV[i + 4])
+  end
+  if ARGV[i + 5] == '1' then
+    redis.call('ZADD', index .. ARGV[i + 6], 0, ARGV[i + 7])
+    redis.call('SADD', p .. ':ixg:' .. ARGV[i] .. ':' .. ARGV[i + 1], ARGV[i + 6])
+  end
+  i = i + 8
+end
+redis.call('INCR', p .. ':version')
+redis.call('SET', ARGV[2], 1, 'PX', ARGV[3])
 return 1
 """
 
@@ -203,6 +273,7 @@ class RedisStore:
             retry_on_error=[redis.ConnectionError, redis.TimeoutError])
         self.prefix = prefix
         self._indexes = {kind: list(specs) for kind, specs in (indexes or {}).items()}
+        self._journal = JournalWriter(self.client, f"{prefix}:journal")
         try:
             self.client.ping()
         except redis.ConnectionError as error:
@@ -278,9 +349,7 @@ class RedisStore:
                         pipe.unwatch()
                         return result
                     pipe.multi()
-                    self._queue_writes(pipe, changes)
-                    self._queue_index_moves(pipe, tx.deltas)
-                    pipe.set(commit, 1, px=COMMIT_KEY_TTL_MS)
+                    self._queue_commit(pipe, commit, changes, tx.deltas)
                     sent = True
                     pipe.execute()
             except redis.WatchError:
@@ -306,7 +375,32 @@ class RedisStore:
                 continue
         raise StoreUnavailable("Redis is unreachable; whether the last change was kept is unknown")
 
+    def _queue_commit(self, pipe, commit: str, changes: list, deltas: dict[str, TxIndexes]) -> None:
+        """A transaction's writes as one script call inside its MULTI (`_COMMIT`): each command
+        queued in a MULTI is packed, sent and answered QUEUED one by one by redis-py, and a
+        CancelJob's commit was some 25 of them (the document, its sets, the generation bumps,
+        a ZREM, ZADD and SADD per index it moved in)."""
+        args = [self.prefix, commit, COMMIT_KEY_TTL_MS, len(changes)]
+        for kind, key, doc in changes:
+            if doc is None:
+                args += ("D", kind, key)
+            else:
+                args += ("S", kind, key, json.dumps(doc, separators=(",", ":")))
+        moves = []
+        for kind, delta in deltas.items():
+            for name, own in delta.own.items():
+                before = delta.before[name]
+                for key, new in own.items():
+                    old = before[key]
+                    if old != new:
+                        moves += (kind, name, *(("1", old[0], member(old, key)) if old is not None else ("0", "", "")),
+                                  *(("1", new[0], member(new, key)) if new is not None else ("0", "", "")))
+        args.append(len(moves) // 8)
+        args += moves
+        pipe.eval(_COMMIT, 0, *args)
+
     def _queue_writes(self, pipe, changes: list) -> None:
+        """Documents written command by command: a reset's fixtures, in the reset's own MULTI."""
         for kind, key, doc in changes:
             doc_key = f"{self.prefix}:doc:{kind}:{key}"
             if doc is None:
@@ -318,20 +412,6 @@ class RedisStore:
                 pipe.sadd(f"{self.prefix}:tables", kind)
         for kind in {kind for kind, _, _ in changes}:
             pipe.incr(f"{self.prefix}:gen:{kind}")
-        pipe.incr(f"{self.prefix}:version")
-
-    def _queue_index_moves(self, pipe, deltas: dict[str, TxIndexes]) -> None:
-        for kind, delta in deltas.items():
-            for name, own in delta.own.items():
-                for key, new in own.items():
-                    old = delta.before[name][key]
-                    if old == new:
-                        continue
-                    if old is not None:
-                        pipe.zrem(_group_key(self.prefix, kind, name, old[0]), member(old, key))
-                    if new is not None:
-                        pipe.zadd(_group_key(self.prefix, kind, name, new[0]), {member(new, key): 0})
-                        pipe.sadd(f"{self.prefix}:ixg:{kind}:{name}", new[0])
 
     def _load(self, fixtures: Fixtures) -> None:
         """Replace the namespace's documents in one MULTI: a script first deletes every document
@@ -368,6 +448,7 @@ class RedisStore:
         return int(self.client.get(f"{self.prefix}:version") or 0)
 
     def close(self) -> None:
+        self._journal.close()
         self.client.close()
 
     # --- what must be global across workers ------------------------------------------------
@@ -396,19 +477,18 @@ class RedisStore:
             return True
         return False
 
-    @_unavailable_when_unreachable
     def journal_append(self, entry: dict, size: int) -> None:
-        with self.client.pipeline() as pipe:
-            pipe.rpush(f"{self.prefix}:journal", json.dumps(entry, separators=(",", ":")))
-            pipe.ltrim(f"{self.prefix}:journal", -size, -1)
-            pipe.execute()
+        """Queued for this worker's journal writer (redis_journal.py): it never waits on Redis."""
+        self._journal.append(entry, size)
 
     @_unavailable_when_unreachable
     def journal_entries(self) -> list[dict]:
+        self._journal.flush()
         return [json.loads(raw) for raw in self.client.lrange(f"{self.prefix}:journal", 0, -1)]
 
     @_unavailable_when_unreachable
     def journal_clear(self) -> None:
+        self._journal.discard()
         self.client.delete(f"{self.prefix}:journal")
 
     def durability_warning(self) -> str | None:

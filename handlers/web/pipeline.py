@@ -331,12 +331,11 @@ class Observer:
     """Step 2: the journal entry of each request (outermost, so it sees every answer, errors
     included) and the timeline entries of the documents it wrote."""
 
-    def __init__(self, wires, journal, clock, transitions, offload, unrecorded: tuple[str, ...] = ()):
+    def __init__(self, wires, journal, clock, transitions, unrecorded: tuple[str, ...] = ()):
         self.wires = wires
         self.journal = journal
         self.clock = clock
         self.transitions = transitions
-        self.offload = offload
         self.unrecorded = frozenset(unrecorded)
 
     def watches(self, scope: Scope) -> bool:
@@ -372,11 +371,12 @@ class Observer:
                 "touched": sorted({key for kind, key, _ in keys if kind != FAULTS}),
                 **({"clientId": notes["clientId"]} if "clientId" in notes else {}),
             }
-            await self.offload.run(self._record, entry, keys, notes["status"], operation)
+            self._record(entry, keys, notes["status"], operation)
 
     def _record(self, entry: dict, keys: list, status: int, operation: str | None) -> None:
         """After the answer: the timeline of what it wrote (the statuses its commits wrote, the
-        last of each document's: nothing is read again), then the journal entry."""
+        last of each document's: nothing is read again), then the journal entry (which no
+        store waits on: the Redis store queues it for its journal writer)."""
         from cancelgate.families import table_owner
         if status < 400:
             last = {(kind, key): doc_status for kind, key, doc_status in keys}
