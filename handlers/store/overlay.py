@@ -36,8 +36,16 @@ class OverlayTable:
         doc = self._writes[key] if key in self._writes else self._read(key)
         return default if doc is None else doc
 
+    def peek(self, key: str) -> Doc | None:
+        """The document to look at, not to change: where the backend holds it (TinyDB), the
+        stored one itself, without the copy `get` makes."""
+        return self._writes[key] if key in self._writes else self._peek(key)
+
+    def _peek(self, key: str) -> Doc | None:
+        return self._read(key)
+
     def __contains__(self, key: str) -> bool:
-        return self.get(key) is not None
+        return self.peek(key) is not None
 
     def __setitem__(self, key: str, doc: Doc) -> None:
         self._writes[key] = doc

@@ -76,6 +76,9 @@ class TxTable(OverlayTable):
         found = self._docs.get(key)
         return found if found is None or self._shared else private_copy(found)
 
+    def _peek(self, key: str) -> Doc | None:
+        return self._docs.get(key)
+
     def _scan(self) -> Iterator[tuple[str, Doc]]:
         for key, found in list(self._docs.items()):
             yield key, found if self._shared else private_copy(found)

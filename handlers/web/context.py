@@ -11,9 +11,9 @@ from contextvars import ContextVar
 from starlette.requests import Request
 from starlette.types import Receive, Scope
 
-from cancelgate.web.planes import signing_scope
+from cancelgate.web.planes import request_signing
 
-__all__ = ["request", "signing_region", "bind_request"]
+__all__ = ["request", "signing", "signing_region", "bind_request"]
 
 _bound: ContextVar[tuple[Scope, Receive] | None] = ContextVar("cancelgate_request", default=None)
 _made: ContextVar[Request | None] = ContextVar("cancelgate_request_object", default=None)
@@ -27,10 +27,7 @@ def bind_request(scope: Scope, receive: Receive) -> None:
 def _current() -> Request:
     made = _made.get()
     if made is None:
-        bound = _bound.get()
-        if bound is None:
-            raise RuntimeError("no request is being answered")
-        made = Request(*bound)
+        made = Request(_bound_scope(), _bound.get()[1])
         _made.set(made)
     return made
 
@@ -45,7 +42,19 @@ class _RequestProxy:
 request = _RequestProxy()
 
 
+def _bound_scope() -> Scope:
+    bound = _bound.get()
+    if bound is None:
+        raise RuntimeError("no request is being answered")
+    return bound[0]
+
+
+def signing() -> tuple[str, str] | None:
+    """(region, service) of the request's SigV4 credential scope, None when it is unsigned."""
+    return request_signing(_bound_scope())
+
+
 def signing_region(default: str) -> str:
     """The region of the request's SigV4 credential scope (`default` when it is unsigned)."""
-    signed = signing_scope([(k, v) for k, v in _current().scope["headers"] if k == b"authorization"])
+    signed = signing()
     return signed[0] if signed else default

@@ -83,7 +83,7 @@ def _under(path: str, prefix: str) -> bool:
 def split_planes(service: str, host_prefix: str, base_path: str, keep: str) -> Step:
     """Prefixes `base_path` to the path of requests meant for `service` (by signing scope, or by
     a Host starting with `host_prefix` when unsigned); paths under `keep` never move."""
-    from cancelgate.web.planes import SIGNED_PATH, signing_scope
+    from cancelgate.web.planes import SIGNED_PATH, request_signing
     host_prefix_b = host_prefix.encode()
     base = base_path.rstrip("/")
     keep = keep.rstrip("/")
@@ -93,7 +93,7 @@ def split_planes(service: str, host_prefix: str, base_path: str, keep: str) -> S
         path = scope["path"]
         if _under(path, base) or _under(path, keep):
             return
-        signed = signing_scope(scope["headers"])
+        signed = request_signing(scope)
         if signed is not None:
             wanted = signed[1] == service
         else:

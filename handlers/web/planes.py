@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 
 SIGNED_PATH = "cancelgate.signed_path"  # scope extension: the raw path before the rewrite
+SIGNING = "cancelgate.signing"          # scope extension: (the header list, its signing scope)
 SCOPE = re.compile(rb"Credential=[^/,\s]+/\d{8}/(?P<region>[^/,\s]+)/(?P<service>[^/,\s]+)/aws4_request")
 
 
@@ -27,3 +28,12 @@ def signing_scope(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | None:
     authorization = next((v for k, v in headers if k == b"authorization"), None)
     match = SCOPE.search(authorization) if authorization else None
     return (match["region"].decode("latin-1"), match["service"].decode("latin-1")) if match else None
+
+
+def request_signing(scope) -> tuple[str, str] | None:
+    """`signing_scope` of a request, worked out once per header list (kept in the scope)."""
+    extensions = scope.setdefault("extensions", {})
+    made = extensions.get(SIGNING)
+    if made is None or made[0] is not scope["headers"]:
+        made = extensions[SIGNING] = (scope["headers"], signing_scope(scope["headers"]))
+    return made[1]

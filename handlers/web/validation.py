@@ -14,6 +14,7 @@ import typing as t
 from urllib.parse import parse_qsl
 
 import jsonschema_rs
+import orjson
 from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
 from connexion.middleware.request_validation import (RequestValidationAPI, RequestValidationMiddleware,
                                                      RequestValidationOperation)
@@ -53,7 +54,10 @@ def _describe(errors) -> str | None:
 
 def first_error(schema: dict, instance: t.Any) -> str | None:
     """How `instance` breaks `schema`, as one line naming the field; None if valid."""
-    return _describe(_validator(schema).iter_errors(instance))
+    validator = _validator(schema)
+    if validator.is_valid(instance):   # one call, where listing no errors is several
+        return None
+    return _describe(validator.iter_errors(instance))
 
 
 ABSENT = object()  # no body at all, as opposed to a JSON `null`
@@ -65,6 +69,10 @@ BODY = "cancelgate.body"
 
 def _no_constants(name: str) -> t.NoReturn:
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
+ORJSON_BRACKETS = 400
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -111,6 +119,18 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         return self._parse_bytes(b"".join([message async for message in stream]), scope)
 
     def _parse_bytes(self, raw: bytes, scope) -> t.Any:
+        # orjson refuses all that is refused below (bad UTF-8, NaN, lone surrogates) and more
+        # (integers beyond 64 bits, a BOM): what it refuses is read again the slow way, which
+        # names what is wrong. It takes any depth, so it only reads bodies with fewer brackets
+        # than the nesting the standard parser takes (its recursion limit).
+        if raw.count(b"[") + raw.count(b"{") < ORJSON_BRACKETS:
+            try:
+                parsed = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                scope.setdefault("extensions", {})[BODY] = parsed
+                return parsed
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -119,7 +139,9 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
             scope.setdefault("extensions", {})[BODY] = _ABSENT
             return _ABSENT
         try:
-            parsed = json.loads(text, parse_constant=_no_constants)
+            if text.startswith("\ufeff"):   # as json.loads refuses it
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+            parsed = _DECODER.decode(text)
         except RecursionError:
             raise BadRequestProblem(detail="request body is nested too deeply") from None
         except ValueError as error:

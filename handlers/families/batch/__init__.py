@@ -2,7 +2,7 @@
 compute environments, job queues, job definitions, jobs (seeds 001, 002 for cancel and terminate)."""
 from __future__ import annotations
 
-from cancelgate.families.batch import indexes, lifecycle, rules
+from cancelgate.families.batch import indexes, lifecycle, rules, world
 from cancelgate.families.family import Family, Lifecycle, requires
 
 JOBS = "batch_jobs"
@@ -11,11 +11,11 @@ QUEUES = "batch_job_queues"
 DEFINITIONS = "batch_job_definitions"
 DEFINITION_NAMES = "batch_job_definition_names"
 TABLES = (JOBS, ENVIRONMENTS, QUEUES, DEFINITIONS, DEFINITION_NAMES)
+WORLD_TABLES = dict(zip(world.TABLE_FIELDS, TABLES, strict=True))   # World's field -> the table
 
 
 def world_of(tx, region: str = "us-east-1", account: str = "123456789012", shared: bool = False):
-    from cancelgate.families.batch.world import World
-    return World(*(tx.table(name, shared) for name in TABLES), region=region, account=account)
+    return world.World(lambda name: tx.table(WORLD_TABLES[name], shared), region=region, account=account)
 
 
 def lifecycle_world(tx):

@@ -12,14 +12,15 @@ from cancelgate.errors import ApiError
 from cancelgate.families.batch import (definitions, detail, environments, queues, rules, submission,
                                        tagging, world_of)
 from cancelgate.runtime import current
-from cancelgate.web.context import request
+from cancelgate.web.context import signing
 
-SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/batch/aws4_request")
+REGION = re.compile(r"[a-z0-9-]+")
 
 
 def request_region() -> str:
-    match = SCOPE.search(request.headers.get("authorization", ""))
-    return match.group(1) if match else current().region
+    """The region of a request signed for Batch; the configured one otherwise."""
+    signed = signing()
+    return signed[0] if signed and signed[1] == "batch" and REGION.fullmatch(signed[0]) else current().region
 
 
 def arn_of(job_id: str, region: str | None = None) -> str:
@@ -39,7 +40,7 @@ def _run(rule, *args, now: bool = False):
 
 def _stop(body: dict, terminate: bool) -> dict:
     def stop(world, now):
-        if world.job(body["jobId"]) is not None:
+        if world.has_job(body["jobId"]):
             rules.stop_job(world.jobs, body["jobId"], body["reason"], now, terminate=terminate)
         return {}
     return _run(stop, now=True)
@@ -49,7 +50,7 @@ def _stop_many(body: dict, terminate: bool) -> dict:
     def stop(world, now):
         # ids of another region's jobs are ids of no job here: successful, nothing changes
         mine = [job_id for job_id in body["jobs"]
-                if not rules.JOB_ID.match(job_id) or world.job(job_id) is not None]
+                if not rules.JOB_ID.match(job_id) or world.has_job(job_id)]
         answer = rules.stop_jobs(world.jobs, mine, body["reason"], now, terminate=terminate)
         failed = {error["job"] for error in answer["errors"]}
         return {"successful": [job_id for job_id in body["jobs"] if job_id not in failed],

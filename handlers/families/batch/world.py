@@ -9,21 +9,30 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 DEFAULT_REGION = "us-east-1"
 ARN = re.compile(r"^arn:aws[a-z-]*:batch:([a-z0-9-]+):(\d{12}):([a-z-]+)/(.+)$")
 
 
+TABLE_FIELDS = ("jobs", "environments", "queues", "definitions", "names")
+
+
 @dataclass
 class World:
-    jobs: Any
-    environments: Any
-    queues: Any
-    definitions: Any
-    names: Any            # <region>/<definition name> -> {"latest": n, "active": [revisions]}
+    """The tables (`jobs`, `environments`, `queues`, `definitions`, and `names`: <region>/<definition
+    name> -> {"latest": n, "active": [revisions]}), each opened on first use by `open_table(name)`:
+    a CancelJob reads one table of the five, and opening a table has a cost on every backend."""
+    open_table: Callable[[str], Any]
     region: str = DEFAULT_REGION
     account: str = "123456789012"
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in TABLE_FIELDS:
+            raise AttributeError(name)
+        table = self.open_table(name)
+        setattr(self, name, table)
+        return table
 
     def key(self, name: str) -> str:
         return f"{self.region}/{name}"
@@ -32,8 +41,14 @@ class World:
         return f"arn:aws:batch:{self.region}:{self.account}:{kind}/{name}"
 
     def in_region(self, region: str) -> "World":
-        return World(self.jobs, self.environments, self.queues, self.definitions, self.names,
-                     region, self.account)
+        other = World(self.open_table, region, self.account)
+        other.__dict__.update((name, table) for name, table in self.__dict__.items() if name in TABLE_FIELDS)
+        return other
+
+    def has_job(self, job_id: str) -> bool:
+        """Whether this region has a job with this id (nothing is copied)."""
+        job = self.jobs.peek(job_id)
+        return job is not None and job.get("_region", DEFAULT_REGION) == self.region
 
     def job(self, job_id: str) -> dict | None:
         """The job of this region with this id (None for another region's)."""
