@@ -121,6 +121,9 @@ class OperationPlan:
         self.wire = wires.for_path(base_path) if wires is not None else None
         self.family = wires.family_for(base_path) if wires is not None else None
         self.stamp = self.wire.stamp if self.wire is not None else dict
+        # a plain JSON object answered as Starlette's Response would, without making one
+        self.json_type = (self.media_type.encode("latin-1")
+                          if self.media_type and is_json_mimetype(self.media_type.split(";")[0]) else None)
 
     # --- arguments ------------------------------------------------------------------------
 
@@ -202,7 +205,18 @@ class OperationPlan:
             result = await self.runtime.offload.run(_drive, self.fn(**kwargs))
         else:
             result = await self.fn(**kwargs)
+        if type(result) is dict and self.json_type is not None:
+            return await self._send_json(result, send)
         await self._stamped(self._response(result))(scope, receive, send)
+
+    async def _send_json(self, data: dict, send: Send) -> None:
+        body = self.runtime.jsonifier.dumps(data)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        headers = [(b"content-length", str(len(body)).encode("latin-1")), (b"content-type", self.json_type),
+                   *((k.lower().encode(), v.encode()) for k, v in self.stamp().items())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 class FaultOperation:

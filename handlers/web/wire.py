@@ -7,8 +7,8 @@ place that knows what those formats are. Everything that goes wrong, anywhere, b
 from __future__ import annotations
 
 import json
+import os
 import re
-import uuid
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
@@ -22,6 +22,13 @@ def one_line(text: object, limit: int = 300) -> str:
     flat = " ".join(str(text).split())
     flat = "".join(ch if ch.isprintable() else "?" for ch in flat)
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def request_id() -> str:
+    """A random (version 4) UUID in its text form, the id every answer carries; the same as
+    str(uuid.uuid4()) without building the UUID object on the way (half the time)."""
+    x = os.urandom(16).hex()
+    return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{'89ab'[int(x[16], 16) & 3]}{x[17:20]}-{x[20:]}"
 
 
 def _json(body: object, status: int, headers: dict[str, str], media_type: str) -> Response:
@@ -56,7 +63,7 @@ class AwsWire:
         return ApiError(self.by_status.get(status, default), message, status)
 
     def stamp(self) -> dict[str, str]:
-        return {"x-amzn-RequestId": str(uuid.uuid4())}
+        return {"x-amzn-RequestId": request_id()}
 
     def fault_codes(self) -> set[str]:
         return set(self.statuses)
@@ -143,7 +150,7 @@ class VaultWire:
         return ApiError(code, message, status)
 
     def stamp(self) -> dict[str, str]:
-        return {"X-VaultAPI-ExecutionId": str(uuid.uuid4())}
+        return {"X-VaultAPI-ExecutionId": request_id()}
 
     def fault_codes(self) -> set[str]:
         return {"API_LIMIT_EXCEEDED", "INTERNAL_SERVER_ERROR", "UNEXPECTED_ERROR", "RACE_CONDITION",

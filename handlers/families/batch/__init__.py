@@ -15,7 +15,8 @@ WORLD_TABLES = dict(zip(world.TABLE_FIELDS, TABLES, strict=True))   # World's fi
 
 
 def world_of(tx, region: str = "us-east-1", account: str = "123456789012", shared: bool = False):
-    return world.World(lambda name: tx.table(WORLD_TABLES[name], shared), region=region, account=account)
+    return world.World(region=region, account=account,
+                       open_table=lambda name: tx.table(WORLD_TABLES[name], shared))
 
 
 def lifecycle_world(tx):

@@ -8,7 +8,6 @@ checked on every lookup by id. Nothing here scans a table.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Callable
 
 DEFAULT_REGION = "us-east-1"
@@ -18,19 +17,27 @@ ARN = re.compile(r"^arn:aws[a-z-]*:batch:([a-z0-9-]+):(\d{12}):([a-z-]+)/(.+)$")
 TABLE_FIELDS = ("jobs", "environments", "queues", "definitions", "names")
 
 
-@dataclass
 class World:
     """The tables (`jobs`, `environments`, `queues`, `definitions`, and `names`: <region>/<definition
-    name> -> {"latest": n, "active": [revisions]}), each opened on first use by `open_table(name)`:
-    a CancelJob reads one table of the five, and opening a table has a cost on every backend."""
-    open_table: Callable[[str], Any]
-    region: str = DEFAULT_REGION
-    account: str = "123456789012"
+    name> -> {"latest": n, "active": [revisions]}), given, or each opened on first use by
+    `open_table(field)`: a CancelJob uses one table of the five, and opening one has a cost on
+    every backend."""
+
+    def __init__(self, jobs: Any = None, environments: Any = None, queues: Any = None, definitions: Any = None,
+                 names: Any = None, region: str = DEFAULT_REGION, account: str = "123456789012", *,
+                 open_table: Callable[[str], Any] | None = None):
+        for name, table in zip(TABLE_FIELDS, (jobs, environments, queues, definitions, names), strict=True):
+            if table is not None:
+                setattr(self, name, table)
+        self.region = region
+        self.account = account
+        self.open_table = open_table
 
     def __getattr__(self, name: str) -> Any:
-        if name not in TABLE_FIELDS:
+        open_table = self.__dict__.get("open_table")
+        if name not in TABLE_FIELDS or open_table is None:
             raise AttributeError(name)
-        table = self.open_table(name)
+        table = open_table(name)
         setattr(self, name, table)
         return table
 
@@ -41,9 +48,8 @@ class World:
         return f"arn:aws:batch:{self.region}:{self.account}:{kind}/{name}"
 
     def in_region(self, region: str) -> "World":
-        other = World(self.open_table, region, self.account)
-        other.__dict__.update((name, table) for name, table in self.__dict__.items() if name in TABLE_FIELDS)
-        return other
+        return World(*(self.__dict__.get(name) for name in TABLE_FIELDS), region, self.account,
+                     open_table=self.open_table)
 
     def has_job(self, job_id: str) -> bool:
         """Whether this region has a job with this id (nothing is copied)."""
