@@ -73,6 +73,7 @@ def _no_constants(name: str) -> t.NoReturn:
 
 _DECODER = json.JSONDecoder(parse_constant=_no_constants)
 ORJSON_BRACKETS = 400
+_LONG_NUMBER = re.compile(rb"\d{19}")
 
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -91,6 +92,43 @@ def _holds_lone_surrogate(value: t.Any) -> bool:
         elif isinstance(item, list):
             stack.extend(item)
     return False
+
+
+def parse_body(raw: bytes) -> t.Any:
+    """A request body as JSON (RFC 8259: UTF-8, no NaN or Infinity, no lone surrogate), ABSENT
+    when empty; what is not is a BadRequestProblem naming what is wrong.
+
+    orjson refuses all that is refused here, and a BOM: what it refuses is read again by the
+    standard parser, which words the error. It does not read everything as the standard parser
+    does, so it is not given what it reads otherwise: a run of 19 digits or more (orjson 3.8
+    makes an integer beyond 64 bits a float; the standard parser keeps it whole), or more
+    brackets than the standard parser's recursion limit lets it nest (orjson takes any depth;
+    the standard parser refuses what is nested too deeply, as before)."""
+    if raw.count(b"[") + raw.count(b"{") < ORJSON_BRACKETS and not _LONG_NUMBER.search(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequestProblem(detail="request body is not valid UTF-8") from None
+    if not text:
+        return _ABSENT
+    try:
+        if text.startswith("\ufeff"):   # as json.loads refuses it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        parsed = _DECODER.decode(text)
+    except RecursionError:
+        raise BadRequestProblem(detail="request body is nested too deeply") from None
+    except ValueError as error:
+        raise BadRequestProblem(detail=f"request body is not valid JSON: {error}") from None
+    if _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(parsed):
+        # JSON can escape half of a UTF-16 pair (\ud800) that is no Unicode character:
+        # no API here takes one, and nothing could store or answer it
+        raise BadRequestProblem(detail="request body holds a lone surrogate escape (\\ud800-\\udfff), "
+                                       "which is not a Unicode character")
+    return parsed
 
 
 class StrictJSONBodyValidator(JSONRequestBodyValidator):
@@ -119,38 +157,7 @@ class StrictJSONBodyValidator(JSONRequestBodyValidator):
         return self._parse_bytes(b"".join([message async for message in stream]), scope)
 
     def _parse_bytes(self, raw: bytes, scope) -> t.Any:
-        # orjson refuses all that is refused below (bad UTF-8, NaN, lone surrogates) and more
-        # (integers beyond 64 bits, a BOM): what it refuses is read again the slow way, which
-        # names what is wrong. It takes any depth, so it only reads bodies with fewer brackets
-        # than the nesting the standard parser takes (its recursion limit).
-        if raw.count(b"[") + raw.count(b"{") < ORJSON_BRACKETS:
-            try:
-                parsed = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                pass
-            else:
-                scope.setdefault("extensions", {})[BODY] = parsed
-                return parsed
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadRequestProblem(detail="request body is not valid UTF-8") from None
-        if not text:
-            scope.setdefault("extensions", {})[BODY] = _ABSENT
-            return _ABSENT
-        try:
-            if text.startswith("\ufeff"):   # as json.loads refuses it
-                raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-            parsed = _DECODER.decode(text)
-        except RecursionError:
-            raise BadRequestProblem(detail="request body is nested too deeply") from None
-        except ValueError as error:
-            raise BadRequestProblem(detail=f"request body is not valid JSON: {error}") from None
-        if _SURROGATE_ESCAPE.search(text) and _holds_lone_surrogate(parsed):
-            # JSON can escape half of a UTF-16 pair (\ud800) that is no Unicode character:
-            # no API here takes one, and nothing could store or answer it
-            raise BadRequestProblem(detail="request body holds a lone surrogate escape (\\ud800-\\udfff), "
-                                           "which is not a Unicode character")
+        parsed = parse_body(raw)
         scope.setdefault("extensions", {})[BODY] = parsed
         return parsed
 
