@@ -183,6 +183,9 @@ class IndexedDict(dict):
         self._committed.put(key, None)
         return super().pop(key, default)
 
+    def peek(self, key: str) -> Any:
+        return self.get(key)
+
     def __delitem__(self, key: str) -> None:
         self._committed.put(key, None)
         super().__delitem__(key)
