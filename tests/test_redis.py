@@ -277,3 +277,26 @@ def test_the_worker_loading_the_fixtures_starts_the_shared_manual_clock_at_their
             (t["id"], t["to"], t["at"]) for t in advance}
     finally:
         server.stop()
+
+
+def test_the_journal_is_read_whole_right_after_appends_in_order_and_bounded(redis_url):
+    """Entries are written in batches by a thread of each worker: a reader in the same worker
+    waits for them, another worker sees them once written, the size bound holds, and a clear
+    drops what was still queued."""
+    name = prefix()
+    store, other = RedisStore(redis_url, {}, name), RedisStore(redis_url, None, name)
+    try:
+        for n in range(120):
+            store.journal_append({"n": n}, 100)
+        assert [entry["n"] for entry in store.journal_entries()] == list(range(20, 120))
+        assert [entry["n"] for entry in other.journal_entries()] == list(range(20, 120))
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda n: store.journal_append({"n": 1000 + n}, 100), range(300)))
+        kept = [entry["n"] for entry in store.journal_entries()]   # the last 100 to arrive, in any order
+        assert len(kept) == len(set(kept)) == 100 and set(kept) <= set(range(1000, 1300))
+        store.journal_append({"n": -1}, 100)
+        store.journal_clear()
+        assert store.journal_entries() == [] and other.journal_entries() == []
+    finally:
+        store.close()
+        other.close()
