@@ -145,7 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
                 os.environ[SETTINGS_VARIABLE] = json.dumps(dataclasses.asdict(worker_settings))
                 uvicorn.run("cancelgate.app:app_from_environment", factory=True, workers=args.workers,
                             http=PROTOCOL, host=args.host, port=args.port, log_level=args.log_level,
-                            access_log=True, timeout_graceful_shutdown=5)
+                            access_log=_access_log(args.log_level), timeout_graceful_shutdown=5)
             return 0
         app = create_app(settings)
         print(summary(settings, args.host, args.port, current().fixtures), flush=True)
@@ -154,8 +154,14 @@ def _serve(args: argparse.Namespace) -> int:
     except (OSError, ConnectionError) as error:  # unreadable files, unreachable Redis
         return _fail(f"cannot start: {error}")
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, http=PROTOCOL,
-                access_log=True, timeout_graceful_shutdown=5)
+                access_log=_access_log(args.log_level), timeout_graceful_shutdown=5)
     return 0
+
+
+def _access_log(log_level: str) -> bool:
+    """uvicorn's access lines are INFO: below that level they would never be written, and asking
+    for them costs each request the formatting of their fields."""
+    return log_level in ("trace", "debug", "info")
 
 
 def _port(text: str) -> int:

@@ -180,6 +180,8 @@ def request_shape(max_body: int, body_timeout: float) -> Step:
         content_type = given_type or b"application/json"
         receive = incoming.receive
         whole = _received_whole(receive)
+        if whole and length.isdigit() and content_type == given_type and b"transfer-encoding" not in headers:
+            return   # read already, within its Content-Length: nothing is left to limit or wait for
         deadline = asyncio.get_running_loop().time() + body_timeout
         seen = 0
 
@@ -382,7 +384,7 @@ class Observer:
                 "status": notes["status"],
                 "errorCode": notes.get("error"),
                 "durationMs": round((time.perf_counter() - started) * 1000, 3),
-                "touched": sorted({key for kind, key, _ in keys if kind != FAULTS}),
+                "touched": sorted({key for kind, key, _ in keys if kind != FAULTS}) if keys else [],
                 **({"clientId": notes["clientId"]} if "clientId" in notes else {}),
             }
             self._record(entry, keys, notes["status"], operation)

@@ -7,7 +7,7 @@ place that knows what those formats are. Everything that goes wrong, anywhere, b
 from __future__ import annotations
 
 import json
-import os
+import random
 import re
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
@@ -25,9 +25,10 @@ def one_line(text: object, limit: int = 300) -> str:
 
 
 def request_id() -> str:
-    """A random (version 4) UUID in its text form, the id every answer carries; the same as
-    str(uuid.uuid4()) without building the UUID object on the way (half the time)."""
-    x = os.urandom(16).hex()
+    """A random (version 4) UUID in its text form, the id every answer carries. An id needs to
+    be unique, not secret: it comes from `random` (seeded from the OS in each process), which
+    spares every answer the system call of uuid.uuid4() and the UUID object it builds."""
+    x = "%032x" % random.getrandbits(128)
     return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{'89ab'[int(x[16], 16) & 3]}{x[17:20]}-{x[20:]}"
 
 
@@ -205,18 +206,27 @@ def wire_from_spec(extension: dict) -> Wire:
 class WireMap:
     """Which wire answers for a path: the spec with the longest base path that contains it."""
 
+    KNOWN = 4096   # paths whose owner is remembered (a path with ids in it is one of many)
+
     def __init__(self) -> None:
         self._prefixes: list[tuple[str, Wire, str]] = []
+        self._known: dict[str, tuple[Wire, str]] = {}
 
     def add(self, base_path: str, wire: Wire, family: str) -> None:
         self._prefixes.append((base_path.rstrip("/"), wire, family))
         self._prefixes.sort(key=lambda item: len(item[0]), reverse=True)
+        self._known.clear()
 
     def _owner(self, path: str) -> tuple[Wire, str]:
-        for prefix, wire, family in self._prefixes:
-            if not prefix or path == prefix or path.startswith(prefix + "/"):
-                return wire, family
-        return ProblemWire(), "unknown"
+        known = self._known.get(path)
+        if known is None:
+            known = next(((wire, family) for prefix, wire, family in self._prefixes
+                          if not prefix or path == prefix or path.startswith(prefix + "/")),
+                         (ProblemWire(), "unknown"))
+            if len(self._known) >= self.KNOWN:
+                self._known.clear()
+            self._known[path] = known
+        return known
 
     def for_path(self, path: str) -> Wire:
         return self._owner(path)[0]
