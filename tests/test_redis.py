@@ -300,3 +300,16 @@ def test_the_journal_is_read_whole_right_after_appends_in_order_and_bounded(redi
     finally:
         store.close()
         other.close()
+
+
+def test_journal_entries_queued_while_redis_is_away_are_bounded_and_never_raise(tmp_path):
+    url, redis = start_redis(tmp_path)
+    store = RedisStore(url, {}, prefix())
+    try:
+        redis.kill()
+        redis.wait()
+        for n in range(5000):
+            store.journal_append({"n": n}, 10)        # the answers have gone: never an error
+        assert store._journal.queued() <= 10          # what could not be written is not hoarded
+    finally:
+        store._journal.close()

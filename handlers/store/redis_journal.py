@@ -46,10 +46,17 @@ class JournalWriter:
                 return
             self._pending.append(raw)
             self._size = size
+            if len(self._pending) > size:   # Redis is slow or away: only the last `size` would be kept
+                del self._pending[:len(self._pending) - size]
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="cancelgate-journal", daemon=True)
                 self._thread.start()
             self._changed.notify_all()
+
+    def queued(self) -> int:
+        """Entries waiting to be written."""
+        with self._changed:
+            return len(self._pending)
 
     def flush(self) -> None:
         """Wait until what this worker queued so far has been written (or given up on)."""
