@@ -243,6 +243,8 @@ class FaultOperation:
 
     async def _rule_fault(self) -> None:
         store = self.runtime.store
+        if self.runtime.offload.pool is None and not store.count(FAULTS):
+            return   # in memory, whether there are rules at all is a dict's length: asked at once
         roll = random.random()
 
         def fire():
