@@ -34,7 +34,8 @@ class JournalWriter:
         self._key = key
         self._pending: list[str] = []
         self._size = 0
-        self._writing = False
+        self._appended = 0      # entries ever queued
+        self._settled = 0       # of those, written or given up
         self._closed = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -45,9 +46,12 @@ class JournalWriter:
             if self._closed:
                 return
             self._pending.append(raw)
+            self._appended += 1
             self._size = size
             if len(self._pending) > size:   # Redis is slow or away: only the last `size` would be kept
-                del self._pending[:len(self._pending) - size]
+                dropped = len(self._pending) - size
+                del self._pending[:dropped]
+                self._settled += dropped
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="cancelgate-journal", daemon=True)
                 self._thread.start()
@@ -59,15 +63,20 @@ class JournalWriter:
             return len(self._pending)
 
     def flush(self) -> None:
-        """Wait until what this worker queued so far has been written (or given up on)."""
+        """Wait until what this worker had queued when called has been written (or given up
+        on); what is queued meanwhile does not keep it waiting."""
         with self._changed:
-            self._changed.wait_for(lambda: not self._pending and not self._writing, FLUSH_TIMEOUT_S)
+            target = self._appended
+            self._changed.wait_for(lambda: self._settled >= target, FLUSH_TIMEOUT_S)
 
     def discard(self) -> None:
-        """Forget what is queued and not yet sent (the journal is being cleared)."""
+        """Forget what is queued and not yet sent (the journal is being cleared), and wait for
+        the batch being written, if any."""
         with self._changed:
+            self._settled += len(self._pending)
             self._pending.clear()
-            self._changed.wait_for(lambda: not self._writing, FLUSH_TIMEOUT_S)
+            target = self._appended
+            self._changed.wait_for(lambda: self._settled >= target, FLUSH_TIMEOUT_S)
 
     def close(self) -> None:
         self.flush()
@@ -85,14 +94,13 @@ class JournalWriter:
                     return
                 batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
                 size = self._size
-                self._writing = True
             try:
                 self._client.eval(_APPEND, 1, self._key, size, *batch)
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 log.debug("journal entries lost, Redis is unreachable: %s", error)
-            except redis.RedisError as error:
+            except Exception as error:   # the writer must outlive anything one batch meets
                 log.warning("journal entries lost: %s", error)
             finally:
                 with self._changed:
-                    self._writing = False
+                    self._settled += len(batch)
                     self._changed.notify_all()

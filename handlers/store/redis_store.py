@@ -84,8 +84,10 @@ class RedisTx:
         """WATCH and GET in one round trip. redis-py's pipeline sends each command it runs
         before MULTI on its own; this writes both on the pipeline's connection and marks it
         watching, as `Pipeline.immediate_execute_command` does (redis-py 5 to 8.1: the
-        pipeline's `connection`, `connection_pool` and `watching`). A dropped connection is
-        reset and raised: the transaction then answers that Redis is unreachable."""
+        pipeline's `connection`, `connection_pool` and `watching`). Both replies are read
+        before an error in either is raised, so the connection stays in step. A dropped
+        connection is a WatchError, as redis-py makes it while watching: `transact` runs the
+        function again on a new connection (and answers Redis unreachable if there is none)."""
         pipe = self.pipe
         if pipe.connection is None:
             pipe.connection = pipe.connection_pool.get_connection()
@@ -93,14 +95,22 @@ class RedisTx:
         try:
             connection.send_packed_command(connection.pack_commands([("WATCH", doc_key), ("GET", doc_key)]))
             pipe.watching = True
-            connection.read_response()
-            raw = connection.read_response()
-        except (redis.ConnectionError, redis.TimeoutError):
+            replies, refused = [], None
+            for _ in range(2):
+                try:
+                    replies.append(connection.read_response())
+                except redis.ResponseError as error:
+                    refused = refused or error
+                    replies.append(None)
+        except (redis.ConnectionError, redis.TimeoutError) as error:
             connection.disconnect()
+            pipe.watching = False   # a closed connection watches nothing: reset need not UNWATCH
             pipe.reset()
-            raise
+            raise redis.WatchError(f"a {type(error).__name__} occurred while watching {doc_key}") from None
+        if refused is not None:
+            raise refused
         self._watched.add(doc_key)
-        return raw
+        return replies[1]
 
     def table(self, kind: str, shared: bool = False) -> "RedisTable":
         """Every read is parsed from Redis, so `shared` changes nothing here."""

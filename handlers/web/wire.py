@@ -206,7 +206,8 @@ def wire_from_spec(extension: dict) -> Wire:
 class WireMap:
     """Which wire answers for a path: the spec with the longest base path that contains it."""
 
-    KNOWN = 4096   # paths whose owner is remembered (a path with ids in it is one of many)
+    KNOWN = 4096         # paths whose owner is remembered (a path with ids in it is one of many)
+    KNOWN_LENGTH = 256   # of at most this length
 
     def __init__(self) -> None:
         self._prefixes: list[tuple[str, Wire, str]] = []
@@ -223,9 +224,10 @@ class WireMap:
             known = next(((wire, family) for prefix, wire, family in self._prefixes
                           if not prefix or path == prefix or path.startswith(prefix + "/")),
                          (ProblemWire(), "unknown"))
-            if len(self._known) >= self.KNOWN:
-                self._known.clear()
-            self._known[path] = known
+            if len(path) <= self.KNOWN_LENGTH:   # a client chooses its paths: keep the memory small
+                if len(self._known) >= self.KNOWN:
+                    self._known.clear()
+                self._known[path] = known
         return known
 
     def for_path(self, path: str) -> Wire:
