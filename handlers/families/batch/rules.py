@@ -63,15 +63,23 @@ def dependencies_finished(jobs, job: Job) -> bool:
 
 # --- cancel and terminate -------------------------------------------------------------------
 
+def _unfinished(jobs, job_id: str) -> Job | None:
+    """The job to stop, the caller's own copy; None if there is none or it has finished (a
+    finished job is only peeked at, not copied to be left as it is)."""
+    seen = jobs.peek(job_id)
+    if seen is None or seen["status"] in FINISHED:
+        return None
+    return jobs.get(job_id)
+
+
 def stop_job(jobs, job_id: str, reason: str, now: int, *, terminate: bool) -> None:
     """CancelJob (`terminate=False`) or TerminateJob (`terminate=True`) on one job.
 
     An id of no job is a no-op, as AWS answers 200 for it.
     """
-    seen = jobs.peek(job_id)
-    if seen is None or seen["status"] in FINISHED:
-        return   # (a job already finished is not copied only to be left as it is)
-    job = jobs.get(job_id)
+    job = _unfinished(jobs, job_id)
+    if job is None:
+        return
     if is_array_parent(job):
         _stop_array(jobs, job, reason, now, terminate)
         return
@@ -130,10 +138,9 @@ def end_attempt(job: Job, now: int, exit_code: int, reason: str) -> Job:
 def end_now(jobs, job_id: str, reason: str, now: int) -> None:
     """The job ends at once, started or not (its queue is deleted): not-started jobs are
     cancelled, STARTING and RUNNING ones terminated; an array parent ends with its children."""
-    seen = jobs.peek(job_id)
-    if seen is None or seen["status"] in FINISHED:
-        return   # (a job already finished is not copied only to be left as it is)
-    job = jobs.get(job_id)
+    job = _unfinished(jobs, job_id)
+    if job is None:
+        return
     if is_array_parent(job):
         _stop_array(jobs, job, reason, now, True, everything=True)
     elif job["status"] in NOT_STARTED:
