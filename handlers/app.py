@@ -121,7 +121,8 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
         finally:
             if ticking is not None:
                 ticking.cancel()
-            offload.close()
+            if hasattr(store, "aclose"):
+                await store.aclose()
             store.close()
 
     control_base = "/_cancelgate"
@@ -144,8 +145,8 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
         secrets = load_credentials(settings.aws_credentials)
         regions = frozenset(settings.aws_regions) if settings.aws_regions else aws_regions()
         gates.append(pipeline.sigv4(wires, secrets, regions))
-    # Redis round trips (and a conflict's retry sleep) run in a bounded thread pool, off the loop
-    offload = Offload(threaded=getattr(store, "blocking", False))
+    # Redis round trips (and a conflict's retry sleep) are awaited on the loop (store/bridge.py)
+    offload = Offload(bridged=getattr(store, "blocking", False))
     dispatch = DispatchRuntime(wires=wires, store=store, offload=offload, control_base=control_base)
     app = ConnexionMiddleware(Dispatch(dispatch), import_name=__name__, lifespan=lifespan,
                               middlewares=connexion_layers(settings, gates))

@@ -29,8 +29,9 @@ return 1
 
 
 class JournalWriter:
-    def __init__(self, client: redis.Redis, key: str):
-        self._client = client
+    def __init__(self, link, key: str):
+        """`link`: a redis_link.Link (this writer's thread sends on a connection of its own)."""
+        self._link = link
         self._key = key
         self._pending: list[str] = []
         self._size = 0
@@ -95,7 +96,7 @@ class JournalWriter:
                 batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
                 size = self._size
             try:
-                self._client.eval(_APPEND, 1, self._key, size, *batch)
+                self._link.call("EVAL", _APPEND, 1, self._key, size, *batch)
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 log.debug("journal entries lost, Redis is unreachable: %s", error)
             except Exception as error:   # the writer must outlive anything one batch meets

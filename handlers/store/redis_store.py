@@ -10,14 +10,18 @@ Keys, under a prefix (`--store-prefix`, default `cancelgate`):
   <p>:ixg:<table>:<index> the groups an index has had; <p>:ixv which indexes were built
   <p>:version, :clock, :lease:<name>, :journal, :loaded   bookkeeping
 
-Transactions are optimistic. A transaction WATCHes every document it reads and, when it scans a
-table, that table's generation counter; its writes go out in one MULTI/EXEC with the generation
-bumps. If anything it read changed meanwhile, EXEC fails and the function runs again from the
-start on fresh data, so the rules see a serial world on every backend.
+Transactions are optimistic. A transaction reads documents with plain GETs and WATCHes only
+what its commit cannot check itself: a table's generation counter when it scans the table, and
+the index groups it reads. Its writes go out as one script in one MULTI/EXEC; the script first
+checks that every document read is still what was read (by its SHA-1) and writes nothing if one
+is not, and EXEC does nothing if a WATCHed key changed. Either way the function runs again from
+the start on fresh data, so the rules see a serial world on every backend. A transaction that
+reads only documents and writes nothing is a GET per document and nothing else.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import random
@@ -29,10 +33,12 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from cancelgate.store import bridge
 from cancelgate.store.indexes import TOP, member
 from cancelgate.store.overlay import OverlayTable, TxIndexes
 from cancelgate.store.protocol import Doc, Fixtures, StoreUnavailable, status_of, touched_keys
 from cancelgate.store.redis_journal import JournalWriter
+from cancelgate.store.redis_link import Link
 
 T = TypeVar("T")
 log = logging.getLogger("cancelgate.store")
@@ -56,8 +62,10 @@ class StoreBusy(StoreUnavailable):
 
 
 class RedisTx:
-    def __init__(self, pipe, prefix: str, indexes: dict | None = None):
-        self.pipe = pipe
+    def __init__(self, link, prefix: str, indexes: dict | None = None):
+        """`link`: where commands go (redis_link.Link, or a pipeline's `execute_command`
+        through `_OnPipeline`)."""
+        self.link = link
         self.prefix = prefix
         self.writes: dict[str, dict[str, Doc | None]] = {}
         self.deltas: dict[str, TxIndexes] = {}
@@ -66,51 +74,26 @@ class RedisTx:
         self._raw: dict[str, bytes | None] = {}
 
     def watch(self, key: str) -> None:
+        """WATCH a key the commit cannot check itself (an index group, a table's generation)."""
         if key not in self._watched:
-            self.pipe.watch(key)
+            self.link.call("WATCH", key)
             self._watched.add(key)
 
     def read(self, doc_key: str) -> Doc | None:
-        """A committed document, WATCHed, fetched once per transaction."""
+        """A committed document, fetched once per transaction. It is not WATCHed: the commit
+        script finds it unchanged or the transaction runs again (`checks`)."""
         if doc_key not in self._raw:
-            if doc_key in self._watched:
-                self._raw[doc_key] = self.pipe.get(doc_key)
-            else:
-                self._raw[doc_key] = self._watch_and_get(doc_key)
+            self._raw[doc_key] = self.link.call("GET", doc_key)
         raw = self._raw[doc_key]
         return None if raw is None else json.loads(raw)
 
-    def _watch_and_get(self, doc_key: str) -> bytes | None:
-        """WATCH and GET in one round trip. redis-py's pipeline sends each command it runs
-        before MULTI on its own; this writes both on the pipeline's connection and marks it
-        watching, as `Pipeline.immediate_execute_command` does (redis-py 5 to 8.1: the
-        pipeline's `connection`, `connection_pool` and `watching`). Both replies are read
-        before an error in either is raised, so the connection stays in step. A dropped
-        connection is a WatchError, as redis-py makes it while watching: `transact` runs the
-        function again on a new connection (and answers Redis unreachable if there is none)."""
-        pipe = self.pipe
-        if pipe.connection is None:
-            pipe.connection = pipe.connection_pool.get_connection()
-        connection = pipe.connection
-        try:
-            connection.send_packed_command(connection.pack_commands([("WATCH", doc_key), ("GET", doc_key)]))
-            pipe.watching = True
-            replies, refused = [], None
-            for _ in range(2):
-                try:
-                    replies.append(connection.read_response())
-                except redis.ResponseError as error:
-                    refused = refused or error
-                    replies.append(None)
-        except (redis.ConnectionError, redis.TimeoutError) as error:
-            connection.disconnect()
-            pipe.watching = False   # a closed connection watches nothing: reset need not UNWATCH
-            pipe.reset()
-            raise redis.WatchError(f"a {type(error).__name__} occurred while watching {doc_key}") from None
-        if refused is not None:
-            raise refused
-        self._watched.add(doc_key)
-        return replies[1]
+    def checks(self) -> list[str]:
+        """Each document read, and the SHA-1 of what was read ('' when there was none): the
+        commit script writes nothing unless every one is still what was read."""
+        found = []
+        for doc_key, raw in self._raw.items():
+            found += (doc_key, "" if raw is None else hashlib.sha1(raw).hexdigest())
+        return found
 
     def table(self, kind: str, shared: bool = False) -> "RedisTable":
         """Every read is parsed from Redis, so `shared` changes nothing here."""
@@ -118,6 +101,13 @@ class RedisTx:
         if delta is None and kind in self._indexes:
             delta = self.deltas[kind] = TxIndexes(self._indexes[kind], _StoredIndexes(self, kind, self._indexes[kind]))
         return RedisTable(self, kind, self.writes.setdefault(kind, {}), delta)
+
+
+class _OnPipeline:
+    """A redis-py pipeline as a RedisTx's link (`_rebuild_indexes` WATCHes and EXECs with it)."""
+
+    def __init__(self, pipe):
+        self.call = pipe.execute_command
 
 
 # Deletes a namespace's documents, id sets and index groups (ARGV: the prefix, then each
@@ -142,15 +132,26 @@ return 1
 """
 
 
-# A transaction's writes (RedisStore._queue_commit), run inside its MULTI so its WATCHes still
-# decide. ARGV: prefix, commit key, its TTL in ms, the number of writes, each write ("S", table,
-# key, JSON) or ("D", table, key), the number of index moves, each (table, index, has old, old
-# group, old member, has new, new group, new member).
+# A transaction's writes (RedisStore._commit), run inside its MULTI so its WATCHes still decide.
+# ARGV: prefix, commit key, its TTL in ms, the number of documents read, each (key, SHA-1 of
+# what was read or ''), the number of writes, each write ("S", table, key, JSON) or ("D",
+# table, key), the number of index moves, each (table, index, has old, old group, old member,
+# has new, new group, new member). Answers 0, having written nothing, if a document read has
+# changed since.
 _COMMIT = """
 local p = ARGV[1]
 local i = 5
-local bumped = {}
 for _ = 1, tonumber(ARGV[4]) do
+  local now = redis.call('GET', ARGV[i])
+  if (now and redis.sha1hex(now) or '') ~= ARGV[i + 1] then
+    return 0
+  end
+  i = i + 2
+end
+local writes = tonumber(ARGV[i])
+i = i + 1
+local bumped = {}
+for _ = 1, writes do
   local op, kind, key = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local doc = p .. ':doc:' .. kind .. ':' .. key
   if op == 'D' then
@@ -214,7 +215,7 @@ class _StoredIndexes:
         high = "+" if upto is None else "(" + upto + TOP
         low = "-"
         while True:   # by a cursor (after the last member seen), not by offset
-            chunk = [m.decode() for m in self._tx.pipe.zrangebylex(key, low, high, start=0, num=self.CHUNK)]
+            chunk = [m.decode() for m in self._tx.link.call("ZRANGEBYLEX", key, low, high, "LIMIT", 0, self.CHUNK)]
             yield from chunk
             if len(chunk) < self.CHUNK:
                 return
@@ -223,12 +224,12 @@ class _StoredIndexes:
     def size(self, name: str, group: str) -> int:
         key = self._key(name, group)
         self._tx.watch(key)
-        return self._tx.pipe.zcard(key)
+        return self._tx.link.call("ZCARD", key)
 
     def groups(self, name: str) -> list[str]:
         key = f"{self._tx.prefix}:ixg:{self._kind}:{name}"
         self._tx.watch(key)
-        return sorted(g.decode() for g in self._tx.pipe.smembers(key))
+        return sorted(g.decode() for g in self._tx.link.call("SMEMBERS", key))
 
 
 class RedisTable(OverlayTable):
@@ -245,10 +246,10 @@ class RedisTable(OverlayTable):
 
     def _scan(self) -> Iterator[tuple[str, Doc]]:
         self._tx.watch(f"{self._tx.prefix}:gen:{self._kind}")
-        keys = sorted(k.decode() for k in self._tx.pipe.smembers(f"{self._tx.prefix}:ids:{self._kind}"))
+        keys = sorted(k.decode() for k in self._tx.link.call("SMEMBERS", f"{self._tx.prefix}:ids:{self._kind}"))
         for start in range(0, len(keys), 1000):
             chunk = keys[start:start + 1000]
-            for key, raw in zip(chunk, self._tx.pipe.mget([self._doc_key(k) for k in chunk]), strict=True):
+            for key, raw in zip(chunk, self._tx.link.call("MGET", *(self._doc_key(k) for k in chunk)), strict=True):
                 if raw is not None:
                     yield key, json.loads(raw)
 
@@ -268,8 +269,8 @@ class RedisStore:
     """Shared state in Redis. `url` is redis://host:port/db."""
 
     # Every call is a network round trip (and a conflict's retry sleeps): the web layer runs
-    # them in its bounded thread pool, off the event loop (web/dispatch.py's Offload). The
-    # client is redis-py's thread-safe connection pool; a transaction is one pipeline of its own.
+    # them in store/bridge.py's runs, each wait awaited on the loop (web/dispatch.py's Offload);
+    # threads (the scheduler's) each send on a connection of their own (redis_link.py).
     blocking = True
 
     def __init__(self, url: str, fixtures: Fixtures | None = None, prefix: str = "cancelgate",
@@ -278,12 +279,13 @@ class RedisStore:
         that loads them sets the shared clock to it, whichever worker's clock came first."""
         # single commands are retried on a new connection (a dropped one is not an outage);
         # transactions never are: a lost EXEC reply is settled by its commit key instead
-        self.client = redis.Redis.from_url(
-            url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.01), 3), socket_timeout=5, socket_connect_timeout=2,
-            retry_on_error=[redis.ConnectionError, redis.TimeoutError])
+        timeouts = {"socket_timeout": 5, "socket_connect_timeout": 2}
+        self.client = redis.Redis.from_url(url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.01), 3),
+                                           retry_on_error=[redis.ConnectionError, redis.TimeoutError], **timeouts)
+        self._link = Link(self.client.connection_pool, url, **timeouts)   # transactions' commands
         self.prefix = prefix
         self._indexes = {kind: list(specs) for kind, specs in (indexes or {}).items()}
-        self._journal = JournalWriter(self.client, f"{prefix}:journal")
+        self._journal = JournalWriter(self._link, f"{prefix}:journal")
         try:
             self.client.ping()
         except redis.ConnectionError as error:
@@ -314,7 +316,7 @@ class RedisStore:
                                  for kind, specs in self._indexes.items() for index in specs))
                     if pipe.get(f"{self.prefix}:ixv") == signature.encode():
                         return
-                    tx = RedisTx(pipe, self.prefix)
+                    tx = RedisTx(_OnPipeline(pipe), self.prefix)
                     docs = {kind: dict(tx.table(kind).items()) for kind in self._indexes}
                     groups = {(kind, index.name): [g.decode() for g in
                                                    pipe.smembers(f"{self.prefix}:ixg:{kind}:{index.name}")]
@@ -343,61 +345,79 @@ class RedisStore:
 
     def transact(self, fn: Callable[[RedisTx], T]) -> T:
         """Run `fn` on fresh data until its writes commit. Each commit also writes a unique
-        commit key: when the connection drops after EXEC was sent (redis-py then raises
-        WatchError or ConnectionError), the key says whether it landed, so a committed
-        transaction is answered as committed and never run a second time."""
+        commit key: when the connection drops after EXEC was sent, the key says whether it
+        landed, so a committed transaction is answered as committed and never run a second
+        time. A connection lost while `fn` reads is a conflict like any other: `fn` runs again
+        on a new connection, and Redis is unreachable only if there is none."""
+        link = self._link
+        lost = False
         for attempt in range(MAX_ATTEMPTS):
+            tx = RedisTx(link, self.prefix, self._indexes)
             commit = f"{self.prefix}:commit:{uuid.uuid4().hex}"
             sent = False
             try:
-                with self.client.pipeline() as pipe:
-                    tx = RedisTx(pipe, self.prefix, self._indexes)
-                    # every read WATCHes first, which puts the pipeline in immediate mode
+                try:
                     result = fn(tx)
-                    changes = [(kind, key, doc) for kind, docs in tx.writes.items() for key, doc in docs.items()]
-                    if not changes:
-                        pipe.unwatch()
-                        return result
-                    pipe.multi()
-                    self._queue_commit(pipe, commit, changes, tx.deltas)
-                    sent = True
-                    pipe.execute()
-            except redis.WatchError:
-                if not (sent and self._landed(commit)):
-                    time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+                except (redis.ConnectionError, redis.TimeoutError) as error:
+                    tx._watched.clear()   # the connection has closed, and its WATCHes with it
+                    if lost:              # and a new one failed too
+                        raise StoreUnavailable(f"Redis is unreachable ({error}); nothing was changed") from None
+                    lost = True
                     continue
+                lost = False
+                changes = [(kind, key, doc) for kind, docs in tx.writes.items() for key, doc in docs.items()]
+                if not changes:
+                    return result
+                sent = True
+                committed = self._commit(link, tx, commit, changes)
+                tx._watched.clear()       # EXEC ends every WATCH, whatever it answered
             except (redis.ConnectionError, redis.TimeoutError) as error:
+                tx._watched.clear()
                 if not (sent and self._landed(commit)):
                     raise StoreUnavailable(f"Redis is unreachable ({error}); nothing was changed") from None
+                committed = True
+            finally:
+                if tx._watched:           # read only, or `fn` raised: the connection is used again
+                    self._unwatch(link)
+            if not committed:
+                bridge.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+                continue
             record = touched_keys.get()
             if record is not None:
                 record.extend((kind, key, status_of(doc)) for kind, key, doc in changes)
             return result
         raise StoreBusy(f"a transaction conflicted {MAX_ATTEMPTS} times in a row")
 
+    @staticmethod
+    def _unwatch(link: Link) -> None:
+        try:
+            link.call("UNWATCH")
+        except (redis.ConnectionError, redis.TimeoutError):
+            pass                          # a closed connection watches nothing
+
     def _landed(self, commit: str) -> bool:
         """Whether a transaction whose EXEC reply was lost committed (asked on a new connection)."""
         for pause in (0, 0.05, 0.2, 0.5):
-            time.sleep(pause)
+            bridge.sleep(pause)
             try:
-                return bool(self.client.exists(commit))
+                return bool(self._link.call("EXISTS", commit))
             except (redis.ConnectionError, redis.TimeoutError):
                 continue
         raise StoreUnavailable("Redis is unreachable; whether the last change was kept is unknown")
 
-    def _queue_commit(self, pipe, commit: str, changes: list, deltas: dict[str, TxIndexes]) -> None:
-        """A transaction's writes as one script call inside its MULTI (`_COMMIT`): each command
-        queued in a MULTI is packed, sent and answered QUEUED one by one by redis-py, and a
-        CancelJob's commit was some 25 of them (the document, its sets, the generation bumps,
-        a ZREM, ZADD and SADD per index it moved in)."""
-        args = [self.prefix, commit, COMMIT_KEY_TTL_MS, len(changes)]
+    def _commit(self, link: Link, tx: RedisTx, commit: str, changes: list) -> bool:
+        """The writes as one script (`_COMMIT`) in one MULTI/EXEC, sent and answered in one round
+        trip; False if a document read or a WATCHed key had changed (nothing was written)."""
+        args = [self.prefix, commit, COMMIT_KEY_TTL_MS]
+        checks = tx.checks()
+        args += (len(checks) // 2, *checks, len(changes))
         for kind, key, doc in changes:
             if doc is None:
                 args += ("D", kind, key)
             else:
                 args += ("S", kind, key, json.dumps(doc, separators=(",", ":")))
         moves = []
-        for kind, delta in deltas.items():
+        for kind, delta in tx.deltas.items():
             for name, own in delta.own.items():
                 before = delta.before[name]
                 for key, new in own.items():
@@ -407,7 +427,17 @@ class RedisStore:
                                   *(("1", new[0], member(new, key)) if new is not None else ("0", "", "")))
         args.append(len(moves) // 8)
         args += moves
-        pipe.eval(_COMMIT, 0, *args)
+        replies = link.send([("MULTI",), ("EVAL", _COMMIT, 0, *args), ("EXEC",)])
+        queued, done = replies[1], replies[2]
+        if isinstance(queued, redis.ResponseError):
+            raise queued                  # so EXEC refused the whole transaction: nothing ran
+        if isinstance(done, redis.ResponseError):
+            raise done
+        if done is None:                  # a WATCHed key changed: EXEC ran nothing
+            return False
+        if isinstance(done[0], redis.ResponseError):
+            raise done[0]
+        return done[0] == 1
 
     def _queue_writes(self, pipe, changes: list) -> None:
         """Documents written command by command: a reset's fixtures, in the reset's own MULTI."""
@@ -441,49 +471,53 @@ class RedisStore:
 
     @_unavailable_when_unreachable
     def reset(self, fixtures: Fixtures | None) -> None:
-        self._load(fixtures or {})
+        bridge.blocking(self._load, fixtures or {})   # one MULTI of every fixture: its own thread
 
     @_unavailable_when_unreachable
     def count(self, kind: str) -> int:
-        return self.client.scard(f"{self.prefix}:ids:{kind}")
+        return self._link.read("SCARD", f"{self.prefix}:ids:{kind}")
 
     @_unavailable_when_unreachable
     def counts(self) -> dict[str, int]:
-        kinds = sorted(t.decode() for t in self.client.smembers(f"{self.prefix}:tables"))
+        kinds = sorted(t.decode() for t in self._link.read("SMEMBERS", f"{self.prefix}:tables"))
         return {kind: n for kind in kinds if (n := self.count(kind))}
 
     @property
     @_unavailable_when_unreachable
     def version(self) -> int:
-        return int(self.client.get(f"{self.prefix}:version") or 0)
+        return int(self._link.read("GET", f"{self.prefix}:version") or 0)
 
     def close(self) -> None:
         self._journal.close()
         self.client.close()
 
+    async def aclose(self) -> None:
+        """Close the connections requests used (they belong to the event loop)."""
+        await self._link.close()
+
     # --- what must be global across workers ------------------------------------------------
 
     @_unavailable_when_unreachable
     def get_clock(self) -> int | None:
-        value = self.client.get(f"{self.prefix}:clock")
+        value = self._link.read("GET", f"{self.prefix}:clock")
         return None if value is None else int(value)
 
     @_unavailable_when_unreachable
     def set_clock(self, ms: int) -> None:
-        self.client.set(f"{self.prefix}:clock", ms)
+        self._link.read("SET", f"{self.prefix}:clock", ms)
 
     @_unavailable_when_unreachable
     def init_clock(self, ms: int) -> None:
-        self.client.set(f"{self.prefix}:clock", ms, nx=True)
+        self._link.read("SET", f"{self.prefix}:clock", ms, "NX")
 
     @_unavailable_when_unreachable
     def hold_lease(self, name: str, holder: str, ttl_ms: int) -> bool:
         """Take or renew a lease that expires unless renewed: one scheduler across all workers."""
         key = f"{self.prefix}:lease:{name}"
-        if self.client.set(key, holder, nx=True, px=ttl_ms):
+        if self._link.read("SET", key, holder, "NX", "PX", ttl_ms):
             return True
-        if self.client.get(key) == holder.encode():
-            self.client.pexpire(key, ttl_ms)
+        if self._link.read("GET", key) == holder.encode():
+            self._link.read("PEXPIRE", key, ttl_ms)
             return True
         return False
 
@@ -493,13 +527,13 @@ class RedisStore:
 
     @_unavailable_when_unreachable
     def journal_entries(self) -> list[dict]:
-        self._journal.flush()
-        return [json.loads(raw) for raw in self.client.lrange(f"{self.prefix}:journal", 0, -1)]
+        bridge.blocking(self._journal.flush)
+        return [json.loads(raw) for raw in self._link.read("LRANGE", f"{self.prefix}:journal", 0, -1)]
 
     @_unavailable_when_unreachable
     def journal_clear(self) -> None:
-        self._journal.discard()
-        self.client.delete(f"{self.prefix}:journal")
+        bridge.blocking(self._journal.discard)
+        self._link.read("DEL", f"{self.prefix}:journal")
 
     def durability_warning(self) -> str | None:
         """Why this Redis cannot promise that nothing acknowledged is lost, or None if it can."""

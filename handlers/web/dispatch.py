@@ -16,8 +16,6 @@ that raises 404/405, as `AsyncASGIApp` does, so the error layer answers them.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
 import random
 import typing as t
 from copy import deepcopy
@@ -57,34 +55,38 @@ _MISSING = object()
 
 
 class Offload:
-    """Where blocking store calls run. In memory (TinyDB) a transaction is a few microseconds of
-    Python, run inline; on Redis it is network round trips (and, on a conflict, a retry's sleep),
-    run in a bounded thread pool so one worker overlaps the waits of many requests."""
+    """Where store calls run. In memory (TinyDB) a transaction is a few microseconds of Python,
+    run inline. On Redis it is network round trips (and, on a conflict, a retry's sleep):
+    store/bridge.py runs it on the loop in a greenlet and awaits each wait there, so one worker
+    overlaps the waits of many requests and none of them blocks the loop."""
 
-    def __init__(self, threaded: bool, size: int = 16):
-        self.pool = (concurrent.futures.ThreadPoolExecutor(size, thread_name_prefix="cancelgate-store")
-                     if threaded else None)
+    def __init__(self, bridged: bool):
+        self.inline = not bridged
+        if bridged:
+            from cancelgate.store import bridge   # greenlet comes with the redis extra
+            self._run = bridge.run
 
-    async def run(self, fn: t.Callable[..., t.Any], *args: t.Any) -> t.Any:
-        if self.pool is None:
+    async def run(self, fn: t.Callable[..., t.Any], *args: t.Any, thread: bool = False) -> t.Any:
+        """`thread`: in a thread instead (with the caller's context), for code that holds a lock
+        across store calls: in a greenlet it would hold it while the loop runs other requests,
+        and one of them waiting for it would stop the loop."""
+        if self.inline:
             return fn(*args)
-        context = contextvars.copy_context()   # the request's notes and touched keys go along
-        return await asyncio.get_running_loop().run_in_executor(self.pool, context.run, fn, *args)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+        if thread:
+            return await asyncio.to_thread(fn, *args)
+        return await self._run(fn, *args)
 
 
 def _drive(coroutine: t.Coroutine) -> t.Any:
-    """Run an operation's coroutine to its end in this (pool) thread. The operations are
-    `async def` but await nothing: their store transactions are synchronous calls."""
+    """Run an operation's coroutine to its end here (in a bridge run, or a thread). The
+    operations are `async def` but await nothing: their store transactions are synchronous
+    calls."""
     try:
         coroutine.send(None)
     except StopIteration as done:
         return done.value
     coroutine.close()
-    raise RuntimeError("an operation awaited something; it cannot run in the store's thread pool")
+    raise RuntimeError("an operation awaited something; it cannot run beside a blocking store")
 
 
 class OperationPlan:
@@ -121,6 +123,9 @@ class OperationPlan:
         self.wire = wires.for_path(base_path) if wires is not None else None
         self.family = wires.family_for(base_path) if wires is not None else None
         self.stamp = self.wire.stamp if self.wire is not None else dict
+        # the control plane's operations (clock advances, resets) hold the scheduler's and the
+        # manual clock's locks across store calls: on a blocking store they run in a thread
+        self.in_thread = runtime.is_control(base_path)
         # a plain JSON object answered as Starlette's Response would, without making one
         self.json_type = (self.media_type.encode("latin-1")
                           if self.media_type and is_json_mimetype(self.media_type.split(";")[0]) else None)
@@ -201,8 +206,8 @@ class OperationPlan:
         bind_request(scope, receive)
         if not self.is_async:
             result = await run_in_threadpool(self.fn, **kwargs)
-        elif self.runtime.offload.pool is not None:
-            result = await self.runtime.offload.run(_drive, self.fn(**kwargs))
+        elif not self.runtime.offload.inline:
+            result = await self.runtime.offload.run(_drive, self.fn(**kwargs), thread=self.in_thread)
         else:
             result = await self.fn(**kwargs)
         if type(result) is dict and self.json_type is not None:
@@ -243,7 +248,7 @@ class FaultOperation:
 
     async def _rule_fault(self) -> None:
         store = self.runtime.store
-        if self.runtime.offload.pool is None and not store.count(FAULTS):
+        if self.runtime.offload.inline and not store.count(FAULTS):
             return   # in memory, whether there are rules at all is a dict's length: asked at once
         roll = random.random()
 
@@ -275,8 +280,7 @@ class FaultApi(RoutedAPI[FaultOperation]):
     def __init__(self, *args, runtime: "DispatchRuntime", **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.runtime = runtime
-        control = runtime.control_base
-        self.applies = not (self.base_path == control or self.base_path.startswith(control + "/"))
+        self.applies = not runtime.is_control(self.base_path)
         self.add_paths()
 
     def make_operation(self, operation: AbstractOperation):
@@ -305,9 +309,13 @@ class DispatchRuntime:
                  jsonifier: AnswerJson | Jsonifier | None = None):
         self.wires = wires
         self.store = store
-        self.offload = offload or Offload(False)
+        self.offload = offload or Offload(bridged=False)
         self.control_base = control_base.rstrip("/") if control_base is not None else None
         self.jsonifier = jsonifier or AnswerJson()
+
+    def is_control(self, base_path: str) -> bool:
+        control = self.control_base
+        return control is not None and (base_path == control or base_path.startswith(control + "/"))
 
 
 class DispatchApi(RoutedAPI[OperationPlan]):
