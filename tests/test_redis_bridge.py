@@ -1,0 +1,133 @@
+"""Redis transactions run on the event loop (store/bridge.py): serial as in threads, the loop free
+while they wait, connections left clean whatever the rule does."""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+
+from cancelgate.store import bridge
+from cancelgate.store.redis_store import RedisStore
+
+
+def prefix() -> str:
+    return f"b-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def store(redis_url):
+    opened = RedisStore(redis_url, {"t": {"n": {"v": 0}, "a": {"v": 1}}}, prefix())
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def other(store, redis_url):
+    """Another worker's store on the same namespace."""
+    opened = RedisStore(redis_url, None, store.prefix)
+    yield opened
+    opened.close()
+
+
+def in_loop(store, coroutine):
+    async def main():
+        try:
+            return await coroutine
+        finally:
+            await store.aclose()
+    return asyncio.run(main())
+
+
+def test_interleaved_runs_on_one_loop_lose_no_update(store):
+    """Fifty runs each read the counter, wait for Redis (so the others read it too), then write:
+    every commit that read a value changed meanwhile writes nothing and runs again."""
+    attempts = []
+
+    def bump(tx):
+        attempts.append(1)
+        table = tx.table("t")
+        seen = table.get("n")["v"]
+        tx.link.call("PING")           # a round trip: the loop runs the other runs meanwhile
+        table["n"] = {"v": seen + 1}
+
+    async def all_of_them():
+        await asyncio.gather(*(bridge.run(store.transact, bump) for _ in range(50)))
+    in_loop(store, all_of_them())
+    assert store.transact(lambda tx: tx.table("t").get("n")) == {"v": 50}
+    assert len(attempts) > 50          # they did conflict: the check at commit is what kept them apart
+
+
+def test_a_document_created_or_deleted_after_it_was_read_is_a_conflict(store, other):
+    runs = []
+
+    def create_if_absent(tx):
+        runs.append(1)
+        table = tx.table("t")
+        absent = table.get("new") is None
+        if len(runs) == 1:             # another writer creates it between our read and our commit
+            other.transact(lambda theirs: theirs.table("t").__setitem__("new", {"v": "theirs"}))
+        if absent:
+            table["new"] = {"v": "ours"}
+        table["seen"] = {"v": absent}
+    store.transact(create_if_absent)
+    assert len(runs) == 2
+    assert store.transact(lambda tx: (tx.table("t").get("new"), tx.table("t").get("seen"))) == (
+        {"v": "theirs"}, {"v": False})
+
+    runs.clear()
+
+    def copy_a(tx):
+        runs.append(1)
+        found = tx.table("t").get("a")
+        if len(runs) == 1:
+            other.transact(lambda theirs: theirs.table("t").pop("a"))
+        tx.table("t")["copy"] = {"v": found}
+    store.transact(copy_a)
+    assert len(runs) == 2 and store.transact(lambda tx: tx.table("t").get("copy")) == {"v": None}
+
+
+def test_the_loop_serves_others_while_a_run_waits_for_redis(store):
+    ticks = []
+
+    def slow_read(tx):
+        tx.link.call("BLPOP", f"{store.prefix}:never", 0.3)   # Redis answers after 0.3 s
+        return tx.table("t").get("a")
+
+    async def ticker(until):
+        while time.monotonic() < until:
+            ticks.append(1)
+            await asyncio.sleep(0.01)
+
+    async def both():
+        started = time.monotonic()
+        found, _ = await asyncio.gather(bridge.run(store.transact, slow_read), ticker(started + 0.3))
+        return found
+    assert in_loop(store, both()) == {"v": 1}
+    assert len(ticks) >= 15            # a blocking client would have let it tick once
+
+
+def test_a_rule_that_raises_leaves_its_connection_watching_nothing(store, other):
+    """A scan WATCHes the table's generation; the rule then fails. The next transaction on the
+    same held connection commits at once: no WATCH of the failed one is left to fail its EXEC."""
+    runs = []
+
+    def scan_then_fail(tx):
+        list(tx.table("t").values())
+        raise LookupError("the rule refused")
+
+    def write(tx):
+        runs.append(1)
+        tx.table("t")["after"] = {"v": 1}
+        return "done"
+
+    async def both():
+        with pytest.raises(LookupError):
+            await bridge.run(store.transact, scan_then_fail)
+        # the table's generation moves before the failed run's connection is used again
+        await asyncio.to_thread(other.transact, lambda theirs: theirs.table("t").__setitem__("x", {"v": 2}))
+        return await bridge.run(store.transact, write)
+    assert in_loop(store, both()) == "done"
+    assert len(runs) == 1
+    assert store.transact(lambda tx: tx.table("t").get("after")) == {"v": 1}
