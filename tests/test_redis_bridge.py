@@ -131,3 +131,18 @@ def test_a_rule_that_raises_leaves_its_connection_watching_nothing(store, other)
     assert in_loop(store, both()) == "done"
     assert len(runs) == 1
     assert store.transact(lambda tx: tx.table("t").get("after")) == {"v": 1}
+
+
+def test_journal_entries_appended_on_the_loop_are_written_by_it_in_order(store):
+    """The server appends after each answer, on its loop: a task there writes them (no thread),
+    batch after batch in order, and closing the store's loop side waits for the last batch."""
+    async def requests_answered():
+        for n in range(300):
+            store.journal_append({"n": n}, 1000)
+            if n % 7 == 0:
+                await asyncio.sleep(0)          # batches go out while more arrive
+        await store.aclose()
+    asyncio.run(requests_answered())
+    assert store._journal._thread is None
+    assert store._journal.queued() == 0
+    assert [entry["n"] for entry in store.journal_entries()] == list(range(300))

@@ -1,15 +1,20 @@
-"""The request journal on Redis, written by one thread per worker in batches.
+"""The request journal on Redis, written in batches by the worker's event loop or a thread.
 
 An entry is written after its request has been answered (web/pipeline.py's observe step), so
 nothing waits for it but the next reader. Written one request at a time it was a round trip
 per request, as costly as the request's own transaction; here every entry that arrives while a
 batch is being written goes out with the next one: one script call (RPUSH of them all, then
-LTRIM to the journal's size) per batch. A reader in the same worker first waits for what this
-worker has queued, so a client that reads the journal after its answer finds its request there.
-Best effort, as before: while Redis is unreachable the entries are lost, never the answers.
+LTRIM to the journal's size) per batch, one batch at a time so they land in order. Entries
+appended on a running event loop (the server's requests) are written by a task on that loop;
+others (no loop in the appending thread) by a thread, which woke and fought the loop for the
+GIL once per request when it wrote the server's entries too. A reader in the same worker
+first waits for what this worker has queued, so a client that reads the journal after its
+answer finds its request there. Best effort, as before: while Redis is unreachable the entries
+are lost, never the answers.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -28,18 +33,28 @@ return 1
 """
 
 
+class _Owner:
+    """What the loop's writing task holds (redis_link.Link.send_from)."""
+
+    def __init__(self):
+        self.held: dict = {}
+        self.at_exit: list = []
+
+
 class JournalWriter:
     def __init__(self, link, key: str):
-        """`link`: a redis_link.Link (this writer's thread sends on a connection of its own)."""
+        """`link`: a redis_link.Link."""
         self._link = link
         self._key = key
         self._pending: list[str] = []
         self._size = 0
         self._appended = 0      # entries ever queued
         self._settled = 0       # of those, written or given up
+        self._sending = False   # a batch is on its way (one at a time: they land in order)
         self._closed = False
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._task: asyncio.Task | None = None
 
     def append(self, entry: dict, size: int) -> None:
         raw = json.dumps(entry, separators=(",", ":"))
@@ -53,10 +68,19 @@ class JournalWriter:
                 dropped = len(self._pending) - size
                 del self._pending[:dropped]
                 self._settled += dropped
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="cancelgate-journal", daemon=True)
-                self._thread.start()
             self._changed.notify_all()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            if self._task is None or self._task.done():
+                self._task = loop.create_task(self._write_on_loop())
+        elif self._thread is None:
+            with self._changed:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="cancelgate-journal", daemon=True)
+                    self._thread.start()
 
     def queued(self) -> int:
         """Entries waiting to be written."""
@@ -65,7 +89,8 @@ class JournalWriter:
 
     def flush(self) -> None:
         """Wait until what this worker had queued when called has been written (or given up
-        on); what is queued meanwhile does not keep it waiting."""
+        on); what is queued meanwhile does not keep it waiting. Not on the loop that writes:
+        from a thread (store/bridge.py's `blocking`)."""
         with self._changed:
             target = self._appended
             self._changed.wait_for(lambda: self._settled >= target, FLUSH_TIMEOUT_S)
@@ -79,6 +104,11 @@ class JournalWriter:
             target = self._appended
             self._changed.wait_for(lambda: self._settled >= target, FLUSH_TIMEOUT_S)
 
+    async def drain(self) -> None:
+        """Let the loop's writing task finish what is queued (before the loop stops)."""
+        if self._task is not None and not self._task.done():
+            await asyncio.wait([self._task], timeout=FLUSH_TIMEOUT_S)
+
     def close(self) -> None:
         self.flush()
         with self._changed:
@@ -87,21 +117,60 @@ class JournalWriter:
         if self._thread is not None:
             self._thread.join(FLUSH_TIMEOUT_S)
 
+    def _take(self) -> tuple[list[str], int] | None:
+        """The next batch, if there is one and none is on its way; under the lock."""
+        if not self._pending or self._sending:
+            return None
+        batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+        self._sending = True
+        return batch, self._size
+
+    def _settle(self, batch: list[str]) -> None:
+        with self._changed:
+            self._settled += len(batch)
+            self._sending = False
+            self._changed.notify_all()
+
+    def _command(self, batch: list[str], size: int) -> tuple:
+        return ("EVAL", _APPEND, 1, self._key, size, *batch)
+
+    @staticmethod
+    def _lost(error: Exception) -> None:
+        if isinstance(error, (redis.ConnectionError, redis.TimeoutError)):
+            log.debug("journal entries lost, Redis is unreachable: %s", error)
+        else:   # the writer must outlive anything one batch meets
+            log.warning("journal entries lost: %s", error)
+
+    async def _write_on_loop(self) -> None:
+        owner = _Owner()
+        try:
+            while True:
+                with self._changed:
+                    taken = self._take()
+                if taken is None:
+                    return       # nothing left, or the thread's batch is on its way (it goes on)
+                try:
+                    replies = await self._link.send_from(owner, [self._command(*taken)])
+                    if isinstance(replies[0], Exception):
+                        self._lost(replies[0])
+                except Exception as error:
+                    self._lost(error)
+                finally:
+                    self._settle(taken[0])
+        finally:
+            for release in owner.at_exit:
+                await release()
+
     def _run(self) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._pending or self._closed)
-                if not self._pending:
+                self._changed.wait_for(lambda: (self._pending and not self._sending) or self._closed)
+                taken = self._take()
+                if taken is None:
                     return
-                batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
-                size = self._size
             try:
-                self._link.call("EVAL", _APPEND, 1, self._key, size, *batch)
-            except (redis.ConnectionError, redis.TimeoutError) as error:
-                log.debug("journal entries lost, Redis is unreachable: %s", error)
-            except Exception as error:   # the writer must outlive anything one batch meets
-                log.warning("journal entries lost: %s", error)
+                self._link.call(*self._command(*taken))
+            except Exception as error:
+                self._lost(error)
             finally:
-                with self._changed:
-                    self._settled += len(batch)
-                    self._changed.notify_all()
+                self._settle(taken[0])

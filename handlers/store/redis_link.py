@@ -95,6 +95,12 @@ class Link:
             connection.disconnect()
             raise
 
+    async def send_from(self, owner, commands: list[tuple]) -> list:
+        """`send` for a coroutine on the loop: on the connection `owner` holds (anything with
+        `held` and `at_exit` as a bridge run has; it gives the connection back by awaiting
+        each of its `at_exit` when it ends)."""
+        return await self._send_async(owner, commands)
+
     async def _send_async(self, task, commands: list[tuple]) -> list:
         connection = await self._async_connection(task)
         try:

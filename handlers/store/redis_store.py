@@ -26,7 +26,6 @@ import json
 import logging
 import random
 import time
-import uuid
 from typing import Callable, Iterator, TypeVar
 
 import redis
@@ -353,7 +352,7 @@ class RedisStore:
         lost = False
         for attempt in range(MAX_ATTEMPTS):
             tx = RedisTx(link, self.prefix, self._indexes)
-            commit = f"{self.prefix}:commit:{uuid.uuid4().hex}"
+            commit = None
             sent = False
             try:
                 try:
@@ -368,6 +367,8 @@ class RedisStore:
                 changes = [(kind, key, doc) for kind, docs in tx.writes.items() for key, doc in docs.items()]
                 if not changes:
                     return result
+                # unique enough among commits living a minute (random, not os.urandom: no system call)
+                commit = f"{self.prefix}:commit:{random.getrandbits(128):032x}"
                 sent = True
                 committed = self._commit(link, tx, commit, changes)
                 tx._watched.clear()       # EXEC ends every WATCH, whatever it answered
@@ -492,7 +493,9 @@ class RedisStore:
         self.client.close()
 
     async def aclose(self) -> None:
-        """Close the connections requests used (they belong to the event loop)."""
+        """Before the event loop stops: let its journal task write what is queued, then close
+        the connections the loop used (they belong to it)."""
+        await self._journal.drain()
         await self._link.close()
 
     # --- what must be global across workers ------------------------------------------------
