@@ -103,10 +103,12 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
         record_scheduler(scheduler, transitions)
     specs = load_specs()
     wires = WireMap()
+    # Redis round trips (and a conflict's retry sleep) are awaited on the loop (store/bridge.py)
+    offload = Offload(bridged=getattr(store, "blocking", False))
     install(Runtime(store=store, fixtures=start_state, clock=clock, scheduler=scheduler, journal=journal,
                     wires=wires, specs=dict(specs), account=settings.aws_account,
                     vault_session_idle_ms=int(settings.vault_session_idle * 1000), limits=settings,
-                    transitions=transitions))
+                    transitions=transitions, offload=offload))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
@@ -145,8 +147,6 @@ def create_app(settings: Settings | None = None) -> ConnexionMiddleware:
         secrets = load_credentials(settings.aws_credentials)
         regions = frozenset(settings.aws_regions) if settings.aws_regions else aws_regions()
         gates.append(pipeline.sigv4(wires, secrets, regions))
-    # Redis round trips (and a conflict's retry sleep) are awaited on the loop (store/bridge.py)
-    offload = Offload(bridged=getattr(store, "blocking", False))
     dispatch = DispatchRuntime(wires=wires, store=store, offload=offload, control_base=control_base)
     app = ConnexionMiddleware(Dispatch(dispatch), import_name=__name__, lifespan=lifespan,
                               middlewares=connexion_layers(settings, gates))

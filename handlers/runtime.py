@@ -22,6 +22,7 @@ class Runtime:
     vault_session_idle_ms: int = 30 * 60 * 1000
     limits: Any = None     # cancelgate.settings.Settings: the connection limits web/protocol.py reads
     transitions: Any = None  # mock.transitions.Transitions: the state page's timeline
+    offload: Any = None    # web.dispatch.Offload: where store calls made outside an operation run
 
 
 _current: Runtime | None = None

@@ -146,3 +146,73 @@ def test_journal_entries_appended_on_the_loop_are_written_by_it_in_order(store):
     assert store._journal._thread is None
     assert store._journal.queued() == 0
     assert [entry["n"] for entry in store.journal_entries()] == list(range(300))
+
+
+def test_a_connection_redis_closed_while_idle_is_replaced_before_a_commit(store, redis_url):
+    """Redis restarts, or its `timeout` closes idle clients: the next transaction, even one that
+    only writes (its first command is the commit), opens a new connection and commits."""
+    import redis as redis_py
+    killer = redis_py.Redis.from_url(redis_url)
+
+    def client_id(tx):
+        tx.table("t").get("a")
+        return tx.link.call("CLIENT", "ID")
+
+    def write_only(tx):
+        tx.table("t")["w"] = {"v": "kept"}
+
+    async def on_the_loop():
+        killer.client_kill_filter(_id=await bridge.run(store.transact, client_id))
+        await asyncio.sleep(0.05)      # the loop reads the end of the stream on the idle connection
+        await bridge.run(store.transact, write_only)
+    try:
+        in_loop(store, on_the_loop())                                  # a bridge run's connection
+        killer.client_kill_filter(_id=store.transact(client_id))       # a thread's own connection
+        store.transact(lambda tx: tx.table("t").__setitem__("w2", {"v": "kept"}))
+        assert store.transact(lambda tx: (tx.table("t").get("w"), tx.table("t").get("w2"))) == (
+            {"v": "kept"}, {"v": "kept"})
+    finally:
+        killer.close()
+
+
+def test_the_web_layer_runs_at_most_its_bound_of_transactions_at_once(store):
+    """Every request in flight would otherwise hold a connection and a transaction of its own:
+    on one busy document (a vault's rate-limit counters) that is a storm of conflicts."""
+    from cancelgate.web.dispatch import Offload
+    offload = Offload(bridged=True, runs=4)
+    running, most = [0], [0]
+
+    def one(tx):
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        try:
+            table = tx.table("t")
+            seen = table.get("n")["v"]
+            tx.link.call("PING")
+            table["n"] = {"v": seen + 1}
+        finally:
+            running[0] -= 1
+
+    async def many():
+        await asyncio.gather(*(offload.run(store.transact, one) for _ in range(40)))
+    in_loop(store, many())
+    assert most[0] == 4
+    assert store.transact(lambda tx: tx.table("t").get("n")) == {"v": 40}
+
+
+def test_closing_on_the_loop_never_waits_for_the_loop(store):
+    """The lifespan's end: `aclose` writes what was queued; an entry appended after it is
+    dropped, and `close` on the loop returns at once instead of waiting for the loop's task."""
+    async def shutdown():
+        store.journal_append({"n": 1}, 100)
+        await store.aclose()
+        store.journal_append({"n": 2}, 100)
+        started = time.monotonic()
+        store.close()
+        return time.monotonic() - started
+    assert asyncio.run(shutdown()) < 1
+    reader = RedisStore(store._link._url, None, store.prefix)
+    try:
+        assert [entry["n"] for entry in reader.journal_entries()] == [1]
+    finally:
+        reader.close()

@@ -33,6 +33,13 @@ return 1
 """
 
 
+def _on_a_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class _Owner:
     """What the loop's writing task holds (redis_link.Link.send_from)."""
 
@@ -69,10 +76,7 @@ class JournalWriter:
                 del self._pending[:dropped]
                 self._settled += dropped
             self._changed.notify_all()
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        loop = _on_a_loop()
         if loop is not None:
             if self._task is None or self._task.done():
                 self._task = loop.create_task(self._write_on_loop())
@@ -105,12 +109,30 @@ class JournalWriter:
             self._changed.wait_for(lambda: self._settled >= target, FLUSH_TIMEOUT_S)
 
     async def drain(self) -> None:
-        """Let the loop's writing task finish what is queued (before the loop stops)."""
-        if self._task is not None and not self._task.done():
-            await asyncio.wait([self._task], timeout=FLUSH_TIMEOUT_S)
+        """Before the loop stops: take no more entries, and let a task on the loop write what
+        is queued (for at most FLUSH_TIMEOUT_S)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FLUSH_TIMEOUT_S
+        with self._changed:
+            self._closed = True
+        while loop.time() < deadline:
+            if self._task is not None and not self._task.done():
+                await asyncio.wait([self._task], timeout=deadline - loop.time())
+                continue
+            with self._changed:
+                if not self._pending:
+                    return
+                waiting = self._sending   # the thread's batch is on its way
+            if waiting:
+                await asyncio.sleep(0.01)
+            else:
+                self._task = loop.create_task(self._write_on_loop())
 
     def close(self) -> None:
-        self.flush()
+        """Write what is queued (waiting for it, but never on a running loop: that loop's task
+        is what would write it, so it waits in `drain` instead) and stop the thread."""
+        if not _on_a_loop():
+            self.flush()
         with self._changed:
             self._closed = True
             self._changed.notify_all()

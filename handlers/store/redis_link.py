@@ -28,12 +28,19 @@ READ_ATTEMPTS = 4                      # as the client's Retry(..., 3): the firs
 _BACKOFF = ExponentialBackoff(cap=0.5, base=0.01)
 
 
-class _Held:
-    """A thread's connection; handed back to the pool when the thread's locals go."""
+IDLE_KEPT = 32                         # asyncio connections kept between runs, at most
 
-    def __init__(self, pool: redis.ConnectionPool):
-        self.connection = pool.get_connection()
-        weakref.finalize(self, pool.release, self.connection)
+
+class _Held:
+    """A connection held for a scope (a thread's life, a bridge run), and how many times it
+    has been lost there: WATCHes die with a connection, so a transaction that WATCHed checks
+    this count before it commits (RedisTx)."""
+
+    def __init__(self, connection, release=None):
+        self.connection = connection
+        self.drops = 0
+        if release is not None:
+            weakref.finalize(self, release, connection)
 
 
 class Link:
@@ -48,30 +55,51 @@ class Link:
         self._idle: list = []
         self._timeout = options.get("socket_timeout") or 5
 
-    def _connection(self):
+    def _held(self) -> _Held:
         held = getattr(self._local, "held", None)
-        if held is None:
-            held = self._local.held = _Held(self._pool)
-        return held.connection
+        if held is None:   # the thread's, handed back to the pool when the thread's locals go
+            held = self._local.held = _Held(self._pool.get_connection(), self._pool.release)
+        connection = held.connection
+        # what redis-py's pool checks as it hands a connection out: one Redis closed while it
+        # sat idle (a restart, its `timeout`, CLIENT KILL) reads as ready; open a new one
+        try:
+            if connection._sock is not None and connection.can_read():
+                connection.disconnect()
+        except _LOST:            # it read the end of the stream
+            connection.disconnect()
+        return held
 
-    async def _async_connection(self, task):
-        connection = task.held.get(self)
-        if connection is None:
+    async def _async_held(self, task) -> _Held:
+        held = task.held.get(self)
+        if held is None:
             if self._idle:
                 connection = self._idle.pop()
+                # closed by Redis while idle: the loop has fed its reader the end of the stream
+                # (redis-py 5.3 to 8.1 keep the StreamReader as `_reader`)
+                if connection.is_connected and connection._reader.at_eof():
+                    await connection.disconnect()
             else:
                 if self._async_pool is None:
                     self._async_pool = redis.asyncio.ConnectionPool.from_url(
                         self._url, **{**self._options, "socket_timeout": None})
                 connection = self._async_pool.make_connection()   # connects at its first command
-            task.held[self] = connection
+            held = task.held[self] = _Held(connection)
             task.at_exit.append(lambda: self._give_back(connection))
-        return connection
+        return held
 
     async def _give_back(self, connection) -> None:
         # The runs' own free list: the asyncio pool's get_connection and release were a tenth
         # of a Redis request's CPU (its lock, argument checks and a health check each time).
-        self._idle.append(connection)
+        if len(self._idle) < IDLE_KEPT:
+            self._idle.append(connection)
+        else:
+            await connection.disconnect()
+
+    def drops(self) -> int:
+        """How many times this scope's connection has been lost so far."""
+        task = bridge.current()
+        held = self._local.__dict__.get("held") if task is None else task.held.get(self)
+        return 0 if held is None else held.drops
 
     def send(self, commands: list[tuple]) -> list:
         """The commands in one write, and each one's reply in order; an error reply is the
@@ -81,7 +109,8 @@ class Link:
         task = bridge.current()
         if task is not None:
             return bridge.wait(self._send_async(task, commands))
-        connection = self._connection()
+        held = self._held()
+        connection = held.connection
         try:
             connection.send_packed_command(connection.pack_commands(commands), check_health=False)
             replies = []
@@ -91,7 +120,8 @@ class Link:
                 except redis.ResponseError as error:
                     replies.append(error)
             return replies
-        except _LOST:
+        except BaseException:   # lost, or interrupted with replies unread: never used again as it is
+            held.drops += 1
             connection.disconnect()
             raise
 
@@ -102,7 +132,8 @@ class Link:
         return await self._send_async(owner, commands)
 
     async def _send_async(self, task, commands: list[tuple]) -> list:
-        connection = await self._async_connection(task)
+        held = await self._async_held(task)
+        connection = held.connection
         try:
             # One deadline for the round trip. The connections have no socket timeout of their
             # own: with one, redis-py's asyncio connection wraps every send in `wait_for` (a
@@ -117,9 +148,11 @@ class Link:
                         replies.append(error)
             return replies
         except TimeoutError:
+            held.drops += 1
             await connection.disconnect()
             raise redis.TimeoutError(f"Redis did not answer within {self._timeout:g} s") from None
         except BaseException:   # lost, or cancelled with replies unread: never used again as it is
+            held.drops += 1
             await connection.disconnect()
             raise
 

@@ -70,13 +70,21 @@ class RedisTx:
         self.deltas: dict[str, TxIndexes] = {}
         self._indexes = indexes or {}
         self._watched: set[str] = set()
+        self._watch_drops = 0
         self._raw: dict[str, bytes | None] = {}
 
     def watch(self, key: str) -> None:
         """WATCH a key the commit cannot check itself (an index group, a table's generation)."""
         if key not in self._watched:
+            if not self._watched:
+                self._watch_drops = self.link.drops()
             self.link.call("WATCH", key)
             self._watched.add(key)
+
+    def watches_lost(self) -> bool:
+        """Whether the connection the WATCHes were on has been lost since (a retried read
+        went on a new one): the commit would no longer be guarded by them."""
+        return bool(self._watched) and self.link.drops() != self._watch_drops
 
     def read(self, doc_key: str) -> Doc | None:
         """A committed document, fetched once per transaction. It is not WATCHed: the commit
@@ -107,6 +115,10 @@ class _OnPipeline:
 
     def __init__(self, pipe):
         self.call = pipe.execute_command
+
+    @staticmethod
+    def drops() -> int:
+        return 0       # redis-py raises WatchError itself when a watching pipeline's connection drops
 
 
 # Deletes a namespace's documents, id sets and index groups (ARGV: the prefix, then each
@@ -367,6 +379,10 @@ class RedisStore:
                 changes = [(kind, key, doc) for kind, docs in tx.writes.items() for key, doc in docs.items()]
                 if not changes:
                     return result
+                if tx.watches_lost():
+                    tx._watched.clear()
+                    bridge.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+                    continue
                 # unique enough among commits living a minute (random, not os.urandom: no system call)
                 commit = f"{self.prefix}:commit:{random.getrandbits(128):032x}"
                 sent = True

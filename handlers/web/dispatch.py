@@ -60,11 +60,14 @@ class Offload:
     store/bridge.py runs it on the loop in a greenlet and awaits each wait there, so one worker
     overlaps the waits of many requests and none of them blocks the loop."""
 
-    def __init__(self, bridged: bool):
+    def __init__(self, bridged: bool, runs: int = 16):
         self.inline = not bridged
         if bridged:
             from cancelgate.store import bridge   # greenlet comes with the redis extra
             self._run = bridge.run
+            # at most this many at once, each on a connection of its own: more would only
+            # conflict more on a busy document (a vault's rate-limit counters)
+            self._slots = asyncio.Semaphore(runs)
 
     async def run(self, fn: t.Callable[..., t.Any], *args: t.Any, thread: bool = False) -> t.Any:
         """`thread`: in a thread instead (with the caller's context), for code that holds a lock
@@ -74,7 +77,8 @@ class Offload:
             return fn(*args)
         if thread:
             return await asyncio.to_thread(fn, *args)
-        return await self._run(fn, *args)
+        async with self._slots:
+            return await self._run(fn, *args)
 
 
 def _drive(coroutine: t.Coroutine) -> t.Any:

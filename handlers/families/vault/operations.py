@@ -83,17 +83,21 @@ def _answer(body: dict, session: dict | None = None, headers: dict | None = None
     return current().wires.for_family("vault").respond(body, request.headers.get("accept", ""), headers)
 
 
-def session_of(api_key: str, required_scopes=None) -> dict | None:
+async def session_of(api_key: str, required_scopes=None) -> dict | None:
     """Connexion's check of the `sessionId` scheme: the live session, or None (INVALID_SESSION_ID).
     Only reads; the operation restarts the idle clock in its own transaction. (Connexion's
-    request context is not there yet, so the operation records the client id.)"""
+    request context is not there yet, so the operation records the client id.) Connexion awaits
+    it; on Redis its transaction runs where operations' do (web/dispatch.py's Offload)."""
     rt = current()
     session_id = api_key.removeprefix("Bearer ").strip()
     if not session_id:
         return None
-    now = rt.clock.now_ms()
-    found = rt.store.transact(lambda tx: vault_sessions.live_session(tx.table(SESSIONS), tx.table(USER_SESSIONS),
-                                                                     session_id, now))
+
+    def look():
+        now = rt.clock.now_ms()
+        return rt.store.transact(lambda tx: vault_sessions.live_session(tx.table(SESSIONS), tx.table(USER_SESSIONS),
+                                                                        session_id, now))
+    found = await rt.offload.run(look) if rt.offload is not None else look()
     return None if found is None else {"sub": found[1]["username"], "id": session_id}
 
 
