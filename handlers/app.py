@@ -16,7 +16,6 @@ from connexion.middleware import MiddlewarePosition
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
-from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.server_error import ServerErrorMiddleware
 from connexion.options import SwaggerUIOptions
@@ -40,6 +39,7 @@ from cancelgate.web.docs import DocsPages, landing_html
 from cancelgate.web.error_handler import HANDLED, allowed_methods, base_path, error_handler
 from cancelgate.web.sigv4 import aws_regions, load_credentials, require_botocore
 from cancelgate.web.state_page import page_html, record_scheduler
+from cancelgate.web.routing import SegmentRouting
 from cancelgate.web.validation import VALIDATORS, PlannedRequestValidationMiddleware
 from cancelgate.web.wire import WireMap, wire_from_spec
 
@@ -68,14 +68,14 @@ def admin_token(settings: Settings) -> str | None:
 
 def connexion_layers(settings: Settings, gates: list) -> list:
     """The middlewares, outermost first: Connexion's server-error and exception layers, our
-    gates (web/pipeline.py), the docs pages, routing, security (Vault's session header),
+    gates (web/pipeline.py), the docs pages, routing (web/routing.py), security (Vault's session header),
     request validation, response validation only when asked for (so it costs nothing when off),
     the lifespan. Request validation is Connexion's, each operation's validators made once
     (web/validation.py); the docs pages are Connexion's, asked only about docs paths
     (web/docs.py). Not Connexion's ContextMiddleware: the dispatch app binds what an operation
     reads of its request (web/context.py)."""
     layers = [ServerErrorMiddleware, ExceptionMiddleware, functools.partial(pipeline.Gates, steps=gates),
-              DocsPages, RoutingMiddleware, SecurityMiddleware, PlannedRequestValidationMiddleware]
+              DocsPages, SegmentRouting, SecurityMiddleware, PlannedRequestValidationMiddleware]
     if settings.validate_responses:
         layers.append(ResponseValidationMiddleware)
     return [*layers, LifespanMiddleware]
