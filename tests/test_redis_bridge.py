@@ -216,3 +216,41 @@ def test_closing_on_the_loop_never_waits_for_the_loop(store):
         assert [entry["n"] for entry in reader.journal_entries()] == [1]
     finally:
         reader.close()
+
+
+def test_a_redis_that_stops_answering_is_unreachable_within_the_deadline_and_the_loop_serves_on(tmp_path):
+    """Redis frozen mid-session (SIGSTOP): the transaction gives up after its round trip's
+    deadline, on a new connection too, and answers Redis unreachable; the loop ticks on."""
+    import os
+    import signal
+
+    from cancelgate.store.protocol import StoreUnavailable
+    from tests.conftest import start_redis
+    url, process = start_redis(tmp_path)
+    frozen = RedisStore(url, {"t": {"a": {"v": 1}}}, prefix())
+    frozen._link._timeout = 0.5          # the 5 s default, shortened for the test
+    ticks = []
+
+    async def main():
+        await bridge.run(frozen.transact, lambda tx: tx.table("t").get("a"))   # its connection is open
+        os.kill(process.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            waiting = asyncio.ensure_future(bridge.run(frozen.transact, lambda tx: tx.table("t").get("a")))
+            while not waiting.done():
+                ticks.append(1)
+                await asyncio.sleep(0.01)
+            with pytest.raises(StoreUnavailable):
+                await waiting
+            return time.monotonic() - started
+        finally:
+            os.kill(process.pid, signal.SIGCONT)
+    try:
+        took = asyncio.run(main())
+        assert 0.9 < took < 4             # two attempts of 0.5 s (the first, then a new connection)
+        assert len(ticks) >= 40
+        assert frozen.transact(lambda tx: tx.table("t").get("a")) == {"v": 1}   # and back once Redis is
+    finally:
+        frozen.close()
+        process.terminate()
+        process.wait(timeout=20)
