@@ -315,9 +315,9 @@ def test_journal_entries_queued_while_redis_is_away_are_bounded_and_never_raise(
         store._journal.close()
 
 
-def test_a_connection_dropped_between_reads_runs_the_transaction_again(redis_url):
-    """A connection lost between two reads is a conflict like any other (the function runs
-    again on a new connection), not an outage."""
+def test_a_connection_lost_between_reads_is_replaced_and_the_reads_go_on(redis_url):
+    """Redis closes the connection between two reads (a restart, CLIENT KILL): the next read
+    goes out on a new one, as redis-py's pool would hand out; no outage, no wrong answer."""
     import redis as redis_py
     store = RedisStore(redis_url, {"t": {"a": {"v": 1}, "b": {"v": 2}}}, prefix())
     killer = redis_py.Redis.from_url(redis_url)
@@ -331,8 +331,58 @@ def test_a_connection_dropped_between_reads_runs_the_transaction_again(redis_url
         return first["v"], tx.table("t").get("b")["v"]
     try:
         assert store.transact(read_both) == (1, 2)
-        assert len(runs) == 2
-        assert store.transact(lambda tx: tx.table("t").get("b")) == {"v": 2}   # the pool is still good
+        assert len(runs) == 1      # documents read are checked at commit: no WATCH was lost
+        assert store.transact(lambda tx: tx.table("t").get("b")) == {"v": 2}
     finally:
         store.close()
+        killer.close()
+
+
+def test_a_connection_lost_during_a_read_runs_the_transaction_again(redis_url):
+    """The connection dies with a command's reply unread: that is a conflict like any other,
+    the function runs again on a new connection, not an outage."""
+    import redis as redis_py
+    store = RedisStore(redis_url, {"t": {"a": {"v": 1}}}, prefix())
+    killer = redis_py.Redis.from_url(redis_url)
+    runs = []
+
+    def read_slowly(tx):
+        runs.append(1)
+        if len(runs) == 1:
+            own = tx.link.call("CLIENT", "ID")
+            threading.Timer(0.2, killer.client_kill_filter, kwargs={"_id": own}).start()
+            tx.link.call("BLPOP", f"{store.prefix}:never", 3)    # killed while waiting for it
+        return tx.table("t").get("a")
+    try:
+        assert store.transact(read_slowly) == {"v": 1}
+        assert len(runs) == 2
+    finally:
+        store.close()
+        killer.close()
+
+
+def test_watches_lost_with_their_connection_never_guard_a_commit(redis_url):
+    """A scan WATCHes the table's generation; its connection is then lost, and another worker
+    adds to the table. Committing on a new connection would write a sum that misses the new
+    row: the transaction runs again instead and counts it."""
+    import redis as redis_py
+    name = prefix()
+    store, other = RedisStore(redis_url, {"t": {"a": {"v": 1}}}, name), RedisStore(redis_url, None, name)
+    killer = redis_py.Redis.from_url(redis_url)
+    runs = []
+
+    def sum_then_write(tx):
+        runs.append(1)
+        total = sum(doc["v"] for key, doc in tx.table("t").items() if key != "sum")
+        if len(runs) == 1:
+            killer.client_kill_filter(_id=tx.link.call("CLIENT", "ID"))
+            other.transact(lambda theirs: theirs.table("t").__setitem__("b", {"v": 10}))
+        tx.table("t")["sum"] = {"v": total}
+    try:
+        store.transact(sum_then_write)
+        assert len(runs) == 2
+        assert store.transact(lambda tx: tx.table("t").get("sum")) == {"v": 11}
+    finally:
+        store.close()
+        other.close()
         killer.close()

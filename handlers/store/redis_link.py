@@ -61,11 +61,14 @@ class Link:
             held = self._local.held = _Held(self._pool.get_connection(), self._pool.release)
         connection = held.connection
         # what redis-py's pool checks as it hands a connection out: one Redis closed while it
-        # sat idle (a restart, its `timeout`, CLIENT KILL) reads as ready; open a new one
+        # sat idle (a restart, its `timeout`, CLIENT KILL) reads as ready; open a new one (its
+        # WATCHes, if any, are gone with the old one: a drop)
         try:
-            if connection._sock is not None and connection.can_read():
-                connection.disconnect()
+            closed = connection._sock is not None and connection.can_read()
         except _LOST:            # it read the end of the stream
+            closed = True
+        if closed:
+            held.drops += 1
             connection.disconnect()
         return held
 
@@ -77,7 +80,7 @@ class Link:
                 # closed by Redis while idle: the loop has fed its reader the end of the stream
                 # (redis-py 5.3 to 8.1 keep the StreamReader as `_reader`)
                 if connection.is_connected and connection._reader.at_eof():
-                    await connection.disconnect()
+                    await connection.disconnect()   # a new run: it has WATCHed nothing yet
             else:
                 if self._async_pool is None:
                     self._async_pool = redis.asyncio.ConnectionPool.from_url(
@@ -101,15 +104,22 @@ class Link:
         held = self._local.__dict__.get("held") if task is None else task.held.get(self)
         return 0 if held is None else held.drops
 
-    def send(self, commands: list[tuple]) -> list:
+    @staticmethod
+    def _same(held: _Held, watching: int | None) -> None:
+        if watching is not None and held.drops != watching:
+            raise redis.WatchError("the connection that held this transaction's WATCHes was lost")
+
+    def send(self, commands: list[tuple], watching: int | None = None) -> list:
         """The commands in one write, and each one's reply in order; an error reply is the
         ResponseError in its place (inside an EXEC's reply too). If the connection fails it is
         closed (the next command opens a new one) and the error is raised: what was sent may
-        or may not have run."""
+        or may not have run. `watching`: the drop count when this scope's WATCHes were made; if
+        the connection has been lost since, nothing is sent and WatchError is raised."""
         task = bridge.current()
         if task is not None:
-            return bridge.wait(self._send_async(task, commands))
+            return bridge.wait(self._send_async(task, commands, watching))
         held = self._held()
+        self._same(held, watching)
         connection = held.connection
         try:
             connection.send_packed_command(connection.pack_commands(commands), check_health=False)
@@ -131,9 +141,13 @@ class Link:
         each of its `at_exit` when it ends)."""
         return await self._send_async(owner, commands)
 
-    async def _send_async(self, task, commands: list[tuple]) -> list:
+    async def _send_async(self, task, commands: list[tuple], watching: int | None = None) -> list:
         held = await self._async_held(task)
         connection = held.connection
+        if connection.is_connected and connection._reader.at_eof():   # Redis closed it meanwhile
+            held.drops += 1
+            await connection.disconnect()
+        self._same(held, watching)
         try:
             # One deadline for the round trip. The connections have no socket timeout of their
             # own: with one, redis-py's asyncio connection wraps every send in `wait_for` (a

@@ -74,17 +74,17 @@ class RedisTx:
         self._raw: dict[str, bytes | None] = {}
 
     def watch(self, key: str) -> None:
-        """WATCH a key the commit cannot check itself (an index group, a table's generation)."""
+        """WATCH a key the commit cannot check itself (an index group, a table's generation).
+        The WATCHes live on the connection: the commit is sent only on the connection they were
+        made on (`watching`), else the transaction runs again."""
         if key not in self._watched:
+            self.link.call("WATCH", key)
             if not self._watched:
                 self._watch_drops = self.link.drops()
-            self.link.call("WATCH", key)
             self._watched.add(key)
 
-    def watches_lost(self) -> bool:
-        """Whether the connection the WATCHes were on has been lost since (a retried read
-        went on a new one): the commit would no longer be guarded by them."""
-        return bool(self._watched) and self.link.drops() != self._watch_drops
+    def watching(self) -> int | None:
+        return self._watch_drops if self._watched else None
 
     def read(self, doc_key: str) -> Doc | None:
         """A committed document, fetched once per transaction. It is not WATCHed: the commit
@@ -379,14 +379,13 @@ class RedisStore:
                 changes = [(kind, key, doc) for kind, docs in tx.writes.items() for key, doc in docs.items()]
                 if not changes:
                     return result
-                if tx.watches_lost():
-                    tx._watched.clear()
-                    bridge.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
-                    continue
                 # unique enough among commits living a minute (random, not os.urandom: no system call)
                 commit = f"{self.prefix}:commit:{random.getrandbits(128):032x}"
                 sent = True
-                committed = self._commit(link, tx, commit, changes)
+                try:
+                    committed = self._commit(link, tx, commit, changes)
+                except redis.WatchError:  # nothing was sent: the WATCHes were lost with their connection
+                    committed = False
                 tx._watched.clear()       # EXEC ends every WATCH, whatever it answered
             except (redis.ConnectionError, redis.TimeoutError) as error:
                 tx._watched.clear()
@@ -444,7 +443,7 @@ class RedisStore:
                                   *(("1", new[0], member(new, key)) if new is not None else ("0", "", "")))
         args.append(len(moves) // 8)
         args += moves
-        replies = link.send([("MULTI",), ("EVAL", _COMMIT, 0, *args), ("EXEC",)])
+        replies = link.send([("MULTI",), ("EVAL", _COMMIT, 0, *args), ("EXEC",)], watching=tx.watching())
         queued, done = replies[1], replies[2]
         if isinstance(queued, redis.ResponseError):
             raise queued                  # so EXEC refused the whole transaction: nothing ran
