@@ -19,13 +19,25 @@ import typing as t
 import greenlet
 
 
-class _Task(greenlet.greenlet):
-    """One `run`: what it holds (a Redis connection per Link) is given back when it ends."""
+class Holdings:
+    """What a run on the loop holds (a Redis connection per Link: redis_link.py), and how each
+    is given back when the run ends."""
 
-    def __init__(self, fn):
-        super().__init__(fn)
+    def __init__(self):
         self.held: dict = {}
         self.at_exit: list[t.Callable[[], t.Awaitable]] = []
+
+    async def give_back(self) -> None:
+        for release in self.at_exit:
+            await release()
+
+
+class _Task(Holdings, greenlet.greenlet):
+    """One `run`."""
+
+    def __init__(self, fn):
+        greenlet.greenlet.__init__(self, fn)
+        Holdings.__init__(self)
 
 
 def current() -> _Task | None:
@@ -70,5 +82,4 @@ async def run(fn: t.Callable[..., t.Any], *args: t.Any) -> t.Any:
                 step = task.switch(value)
         return step
     finally:
-        for release in task.at_exit:
-            await release()
+        await task.give_back()

@@ -21,6 +21,8 @@ import threading
 
 import redis
 
+from cancelgate.store import bridge
+
 log = logging.getLogger("cancelgate.store")
 BATCH = 500            # entries per script call at most (each one is a script argument)
 FLUSH_TIMEOUT_S = 5.0
@@ -40,14 +42,6 @@ def _on_a_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-class _Owner:
-    """What the loop's writing task holds (redis_link.Link.send_from)."""
-
-    def __init__(self):
-        self.held: dict = {}
-        self.at_exit: list = []
-
-
 class JournalWriter:
     def __init__(self, link, key: str):
         """`link`: a redis_link.Link."""
@@ -65,6 +59,7 @@ class JournalWriter:
 
     def append(self, entry: dict, size: int) -> None:
         raw = json.dumps(entry, separators=(",", ":"))
+        loop = _on_a_loop()
         with self._changed:
             if self._closed:
                 return
@@ -75,16 +70,12 @@ class JournalWriter:
                 dropped = len(self._pending) - size
                 del self._pending[:dropped]
                 self._settled += dropped
+            if loop is None and self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="cancelgate-journal", daemon=True)
+                self._thread.start()
             self._changed.notify_all()
-        loop = _on_a_loop()
-        if loop is not None:
-            if self._task is None or self._task.done():
-                self._task = loop.create_task(self._write_on_loop())
-        elif self._thread is None:
-            with self._changed:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="cancelgate-journal", daemon=True)
-                    self._thread.start()
+        if loop is not None and (self._task is None or self._task.done()):
+            self._task = loop.create_task(self._write_on_loop())
 
     def queued(self) -> int:
         """Entries waiting to be written."""
@@ -164,7 +155,7 @@ class JournalWriter:
             log.warning("journal entries lost: %s", error)
 
     async def _write_on_loop(self) -> None:
-        owner = _Owner()
+        owner = bridge.Holdings()
         try:
             while True:
                 with self._changed:
@@ -180,8 +171,7 @@ class JournalWriter:
                 finally:
                     self._settle(taken[0])
         finally:
-            for release in owner.at_exit:
-                await release()
+            await owner.give_back()
 
     def _run(self) -> None:
         while True:

@@ -76,11 +76,7 @@ class Link:
         held = task.held.get(self)
         if held is None:
             if self._idle:
-                connection = self._idle.pop()
-                # closed by Redis while idle: the loop has fed its reader the end of the stream
-                # (redis-py 5.3 to 8.1 keep the StreamReader as `_reader`)
-                if connection.is_connected and connection._reader.at_eof():
-                    await connection.disconnect()   # a new run: it has WATCHed nothing yet
+                connection = self._idle.pop()   # closed by Redis while idle: see _send_async
             else:
                 if self._async_pool is None:
                     self._async_pool = redis.asyncio.ConnectionPool.from_url(
@@ -136,15 +132,16 @@ class Link:
             raise
 
     async def send_from(self, owner, commands: list[tuple]) -> list:
-        """`send` for a coroutine on the loop: on the connection `owner` holds (anything with
-        `held` and `at_exit` as a bridge run has; it gives the connection back by awaiting
-        each of its `at_exit` when it ends)."""
+        """`send` for a coroutine on the loop: on the connection `owner` (bridge.Holdings)
+        holds until its `give_back`."""
         return await self._send_async(owner, commands)
 
     async def _send_async(self, task, commands: list[tuple], watching: int | None = None) -> list:
         held = await self._async_held(task)
         connection = held.connection
-        if connection.is_connected and connection._reader.at_eof():   # Redis closed it meanwhile
+        # Redis closed it meanwhile (while idle, or since the run's last command): the loop has
+        # fed its reader the end of the stream (redis-py 5.3 to 8.1 keep it as `_reader`)
+        if connection.is_connected and connection._reader.at_eof():
             held.drops += 1
             await connection.disconnect()
         self._same(held, watching)

@@ -25,7 +25,6 @@ import hashlib
 import json
 import logging
 import random
-import time
 from typing import Callable, Iterator, TypeVar
 
 import redis
@@ -54,6 +53,12 @@ def _unavailable_when_unreachable(method):
         except (redis.ConnectionError, redis.TimeoutError) as error:
             raise StoreUnavailable(f"Redis is unreachable ({error})") from None
     return wrapper
+
+
+def _pause_after_conflict(attempt: int) -> None:
+    """A random pause growing with the attempts, so conflicting writers fall out of step (inside
+    a bridge run the loop serves others meanwhile)."""
+    bridge.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
 
 
 class StoreBusy(StoreUnavailable):
@@ -341,7 +346,7 @@ class RedisStore:
                     pipe.execute()
                     return
             except redis.WatchError:
-                time.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+                _pause_after_conflict(attempt)
         raise StoreBusy(f"rebuilding the indexes conflicted {MAX_ATTEMPTS} times in a row")
 
     def _queue_index_entries(self, pipe, docs: Fixtures) -> None:
@@ -396,7 +401,7 @@ class RedisStore:
                 if tx._watched:           # read only, or `fn` raised: the connection is used again
                     self._unwatch(link)
             if not committed:
-                bridge.sleep(random.uniform(0, 0.002 * min(attempt + 1, 10)))
+                _pause_after_conflict(attempt)
                 continue
             record = touched_keys.get()
             if record is not None:
